@@ -1,0 +1,72 @@
+/**
+ * createApp(deps): the whole HTTP surface as one Elysia app. It never listens: main.ts does,
+ * and tests do on 127.0.0.1:0.
+ *
+ * Error contract: an unknown path is 404 with Go's plain-text body; a request that fails route
+ * validation is 400 naming the field; anything unexpected is logged and answered with an
+ * opaque 500 (no internals on the wire).
+ */
+import { Elysia } from "elysia";
+import type { EventStore } from "./eventlog/store.ts";
+import { type EventsOptions, eventsRoutes } from "./http/events.ts";
+import { logsRoutes } from "./http/logs.ts";
+import { ownerRoutes } from "./http/owner.ts";
+import { rootRoutes } from "./http/root.ts";
+import type { OpenSockets } from "./http/sockets.ts";
+import type { Logger } from "./log.ts";
+import type { Workflows } from "./pipeline/workflows.ts";
+import type { ProviderRegistry } from "./providers/registry.ts";
+
+/** Request bodies above this are refused with 413 before any handler runs. */
+export const MAX_BODY_BYTES = 1 << 20;
+/** A live /events subscriber whose unsent frames exceed this is disconnected (resumes by cursor). */
+export const WS_BACKPRESSURE_LIMIT = 4 << 20;
+
+export interface AppDeps {
+  ownerDid: string;
+  store: EventStore;
+  lastBroadcastAt: () => number;
+  workflows: Workflows;
+  providers: ProviderRegistry;
+  sockets: OpenSockets;
+  log: Logger;
+  events?: Partial<EventsOptions>;
+}
+
+export function createApp(deps: AppDeps) {
+  const log = deps.log.child({ component: "http" });
+  return new Elysia({
+    serve: { maxRequestBodySize: MAX_BODY_BYTES },
+    websocket: {
+      backpressureLimit: WS_BACKPRESSURE_LIMIT,
+      closeOnBackpressureLimit: true,
+      perMessageDeflate: false,
+      idleTimeout: 120,
+    },
+  })
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return plain(404, "404 page not found\n");
+      if (code === "VALIDATION") return plain(400, `bad request: ${error.message}\n`);
+      if (code === "PARSE") return plain(400, "bad request: malformed body\n");
+      log.error("http: unhandled error", { err: error });
+      return plain(500, "internal error\n");
+    })
+    .use(rootRoutes())
+    .use(ownerRoutes(deps.ownerDid))
+    .use(
+      eventsRoutes({
+        store: deps.store,
+        lastBroadcastAt: deps.lastBroadcastAt,
+        sockets: deps.sockets,
+        log,
+        options: deps.events,
+      }),
+    )
+    .use(logsRoutes({ ...deps, log }));
+}
+
+export type App = ReturnType<typeof createApp>;
+
+function plain(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}

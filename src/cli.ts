@@ -1,0 +1,43 @@
+/**
+ * Command line: `tack` (serve), `tack version`, `tack --help`. `-addr`/`--addr` overrides
+ * TACK_LISTEN_ADDR, as in the Go tack (`go run . -addr :8080`).
+ */
+export type Command =
+  | { kind: "serve"; addr?: string }
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "usage-error"; message: string };
+
+export const USAGE = `tack: a Tangled spindle that stitches any CI into Tangled
+
+Usage:
+  tack [-addr host:port]   run the spindle (configuration from TACK_* variables)
+  tack version             print the version and commit
+  tack --help              print this help
+
+Environment:
+  TACK_HOSTNAME       required  this spindle's public hostname, as repos name it
+  TACK_OWNER_DID      required  the operator's DID (did:plc:… or did:web:…)
+  TACK_LISTEN_ADDR    :8080     [host]:port to listen on (-addr overrides it)
+  TACK_DB_PATH        tack.db   SQLite database path
+  TACK_JETSTREAM_URL  public    Jetstream subscribe URL
+  TACK_DEV            false     dev mode: ws:// and http:// towards knots
+  TACK_LOG_LEVEL      info      debug, info, warn or error
+`;
+
+export function parseArgs(argv: string[]): Command {
+  let addr: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? "";
+    if (arg === "-h" || arg === "--help" || arg === "-help" || arg === "help") return { kind: "help" };
+    if (arg === "version" || arg === "--version" || arg === "-version") return { kind: "version" };
+    const flag = /^--?addr(?:=(.*))?$/.exec(arg);
+    if (flag) {
+      addr = flag[1] ?? argv[++i];
+      if (addr === undefined) return { kind: "usage-error", message: `${arg} needs a value, e.g. -addr :8080` };
+      continue;
+    }
+    return { kind: "usage-error", message: `unknown argument ${JSON.stringify(arg)}` };
+  }
+  return { kind: "serve", addr };
+}

@@ -1,0 +1,37 @@
+/**
+ * JSON as Go's encoding/json writes a map[string]any: keys sorted byte-wise at every level and
+ * `<`, `>`, `&`, U+2028, U+2029 escaped. The upstream spindle's /events frames look like this;
+ * matching it byte for byte keeps tack a drop-in for any consumer that compares frames.
+ */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
+const ESCAPES: Record<string, string> = {
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "&": "\\u0026",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029",
+};
+
+export function canonicalJson(value: JsonValue | undefined): string {
+  return JSON.stringify(sortKeys(value)).replace(HTML_UNSAFE, (char) => ESCAPES[char] ?? char);
+}
+
+function sortKeys(value: JsonValue | undefined): JsonValue | undefined {
+  if (Array.isArray(value)) return value.map((item) => sortKeys(item) ?? null);
+  if (value === null || typeof value !== "object") return value;
+  const sorted: { [key: string]: JsonValue } = {};
+  // Byte-wise order as Go sorts map keys; plain sort() compares UTF-16 code units, which
+  // agrees for the ASCII keys lexicons use.
+  for (const key of Object.keys(value).sort()) {
+    const item = sortKeys(value[key]);
+    if (item !== undefined) sorted[key] = item;
+  }
+  return sorted;
+}
+
+/** JSON.stringify in the value's own key order, with Go's HTML escaping (for LogLine frames). */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(HTML_UNSAFE, (char) => ESCAPES[char] ?? char);
+}

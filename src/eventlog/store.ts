@@ -1,0 +1,61 @@
+/**
+ * Owns the `events` table: appends rows inside the caller's transaction and pages them out
+ * by cursor. Nothing else reads or writes `events`.
+ */
+import { asc, desc, gt, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { events } from "../db/schema.ts";
+import type { Tx } from "../db/writer.ts";
+import { canonicalJson, type JsonValue } from "./canonical-json.ts";
+import { CreatedClock } from "./clock.ts";
+import type { EventRow } from "./envelope.ts";
+import { decodeTid, isTid, TidClock } from "./tid.ts";
+
+export class EventStore {
+  private readonly created: CreatedClock;
+  private readonly tids: TidClock;
+  private readonly pageAfter;
+
+  constructor(private readonly db: Db) {
+    // Seed both clocks from the newest row so stamps keep rising across restarts.
+    const newest = db
+      .select({ created: events.created })
+      .from(events)
+      .orderBy(desc(events.created))
+      .limit(1)
+      .get();
+    // TIDs sort like their timestamps, so the greatest rkey carries the highest microsecond.
+    const greatestTid = db
+      .select({ rkey: sql<string | null>`max(${events.rkey})` })
+      .from(events)
+      .get()?.rkey;
+    this.created = new CreatedClock(newest?.created ?? 0n);
+    this.tids = new TidClock(
+      greatestTid && isTid(greatestTid) ? decodeTid(greatestTid).micros : 0n,
+    );
+    this.pageAfter = db
+      .select()
+      .from(events)
+      .where(gt(events.created, sql.placeholder("cursor")))
+      .orderBy(asc(events.created))
+      .limit(sql.placeholder("limit"))
+      .prepare();
+  }
+
+  /** Inserts one event inside `tx`; the row is durable once that transaction commits. */
+  append(tx: Tx, nsid: string, record: { [key: string]: JsonValue }): EventRow {
+    const row: EventRow = {
+      created: this.created.next(),
+      rkey: this.tids.next(),
+      nsid,
+      event: canonicalJson(record),
+    };
+    tx.insert(events).values(row).run();
+    return row;
+  }
+
+  /** Up to `limit` rows with created > cursor, oldest first. */
+  after(cursor: bigint, limit: number): EventRow[] {
+    return this.pageAfter.all({ cursor, limit });
+  }
+}

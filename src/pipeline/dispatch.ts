@@ -1,0 +1,65 @@
+/**
+ * Hands one workflow of a pipeline trigger to its provider.
+ *
+ * A workflow that cannot reach a provider (unknown or unconfigured provider, options the
+ * provider rejects) gets a single `failed` status whose `error` says what is wrong, and its
+ * /logs shows that same message. Otherwise: `pending` is committed first, then `spawn`; a
+ * spawn that throws turns into `failed` with the provider's message.
+ * A workflow already known (the same trigger seen twice) is left alone.
+ */
+import type { JsonValue } from "../eventlog/canonical-json.ts";
+import type { Logger } from "../log.ts";
+import type { ProviderRegistry } from "../providers/registry.ts";
+import type { WorkflowId, Workflows } from "./workflows.ts";
+
+export interface WorkflowDispatch {
+  id: WorkflowId;
+  /** The provider named by the workflow's `tack:` block. */
+  provider: string;
+  options: JsonValue;
+  /** The trigger's metadata, kept for providers that build from it. */
+  context: JsonValue;
+}
+
+export type DispatchOutcome = "spawned" | "rejected" | "duplicate" | "spawn-failed";
+
+export async function dispatchWorkflow(
+  deps: { workflows: Workflows; providers: ProviderRegistry; log: Logger },
+  dispatch: WorkflowDispatch,
+): Promise<DispatchOutcome> {
+  const { id } = dispatch;
+  const log = deps.log.child({
+    knot: id.knot,
+    pipeline_rkey: id.pipelineRkey,
+    workflow: id.name,
+    provider: dispatch.provider,
+  });
+  const init = { provider: dispatch.provider, options: dispatch.options, context: dispatch.context };
+  const provider = deps.providers.get(dispatch.provider);
+  const problem = provider
+    ? provider.checkOptions(dispatch.options)
+    : `unknown provider "${dispatch.provider}": this spindle runs ${deps.providers
+        .all()
+        .map((p) => `"${p.name}"`)
+        .join(", ")}`;
+  if (!provider || problem) {
+    const error = problem ?? "provider rejected the workflow";
+    const created = await deps.workflows.create(id, init, "failed", { error, exitCode: -1 });
+    if (created) log.warn("dispatch: workflow rejected", { reason: error });
+    return created ? "rejected" : "duplicate";
+  }
+  if (!(await deps.workflows.create(id, init, "pending"))) return "duplicate";
+  const stored = deps.workflows.get(id);
+  if (!stored) throw new Error("dispatch: workflow vanished after create");
+  try {
+    await provider.spawn(stored);
+    await deps.workflows.markSpawned(id);
+    log.info("dispatch: workflow spawned");
+    return "spawned";
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log.warn("dispatch: spawn failed", { err: message });
+    await deps.workflows.transition(id, "failed", { error: message, exitCode: -1 });
+    return "spawn-failed";
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Owns the `workflows` table and is the only way a workflow's status changes.
+ *
+ * Contracts:
+ * - Forward only: a status is emitted only if it moves past the stored one (pending → running →
+ *   terminal); duplicates and late, out-of-order reports are dropped (decision 6).
+ * - Whole-second spacing (decision 5): the appview orders statuses by createdAt at 1 s
+ *   precision, so each status of a workflow carries a later second than the previous one. A
+ *   transition inside the same second waits for the next one; it is never stamped ahead.
+ * - Transitions of one workflow are serialized; the row update and the status event commit in
+ *   one transaction, and the returned promise resolves only after that commit.
+ */
+import { and, eq, isNull, ne } from "drizzle-orm";
+import { type Clock, systemClock } from "../clock.ts";
+import type { Db } from "../db/client.ts";
+import { workflows } from "../db/schema.ts";
+import type { Writer } from "../db/writer.ts";
+import type { Broker } from "../eventlog/broker.ts";
+import type { JsonValue } from "../eventlog/canonical-json.ts";
+import {
+  formatCreatedAt,
+  isTerminal,
+  movesForward,
+  NSID_PIPELINE_STATUS,
+  parseStatus,
+  type WorkflowStatus,
+} from "./status.ts";
+
+export interface WorkflowId {
+  knot: string;
+  pipelineRkey: string;
+  name: string;
+}
+
+export interface StatusDetail {
+  error?: string;
+  exitCode?: number;
+}
+
+export interface StoredWorkflow {
+  id: WorkflowId;
+  provider: string;
+  options: JsonValue;
+  context: JsonValue;
+  status: WorkflowStatus;
+  error: string | null;
+  /** Whole second of the latest status's createdAt. */
+  lastStatusSec: number;
+  spawned: boolean;
+}
+
+/** The pipeline's AT-URI as the appview expects it: did:web + the raw knot host (ports kept). */
+export function pipelineUri(knot: string, pipelineRkey: string): string {
+  return `at://did:web:${knot}/sh.tangled.pipeline/${pipelineRkey}`;
+}
+
+export class Workflows {
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly writer: Writer,
+    private readonly broker: Broker,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  get(id: WorkflowId): StoredWorkflow | undefined {
+    const row = this.db.select().from(workflows).where(matches(id)).get();
+    return row && toStored(row);
+  }
+
+  /** Workflows of `provider` that have not reached a terminal status (for resuming at start). */
+  unfinished(provider: string): StoredWorkflow[] {
+    return this.db
+      .select()
+      .from(workflows)
+      .where(eq(workflows.provider, provider))
+      .all()
+      .map(toStored)
+      .filter((workflow) => !isTerminal(workflow.status));
+  }
+
+  /**
+   * Records a new workflow and emits its first status in one commit. Resolves false, changing
+   * nothing, when the workflow is already known (a repeated trigger).
+   */
+  create(
+    id: WorkflowId,
+    init: { provider: string; options: JsonValue; context: JsonValue },
+    status: WorkflowStatus,
+    detail: StatusDetail = {},
+  ): Promise<boolean> {
+    return this.serialize(id, () => this.emit(id, status, detail, init));
+  }
+
+  /** Moves a known workflow to `status`; resolves false if that would not move it forward. */
+  transition(id: WorkflowId, status: WorkflowStatus, detail: StatusDetail = {}): Promise<boolean> {
+    return this.serialize(id, () => this.emit(id, status, detail));
+  }
+
+  /** Marks that the provider accepted the workflow, so /logs asks the provider from now on. */
+  async markSpawned(id: WorkflowId): Promise<void> {
+    await this.writer.write((tx) =>
+      tx
+        .update(workflows)
+        .set({ spawnedAt: this.clock.now() })
+        .where(and(matches(id), isNull(workflows.spawnedAt)))
+        .run(),
+    );
+  }
+
+  private async emit(
+    id: WorkflowId,
+    status: WorkflowStatus,
+    detail: StatusDetail,
+    init?: { provider: string; options: JsonValue; context: JsonValue },
+  ): Promise<boolean> {
+    const before = this.get(id);
+    if (init ? before : !before || !movesForward(before.status, status)) return false;
+    const lastSecond = before?.lastStatusSec ?? 0;
+    while (Math.floor(this.clock.now() / 1000) <= lastSecond) {
+      await this.clock.sleep((lastSecond + 1) * 1000 - this.clock.now());
+    }
+    const second = Math.floor(this.clock.now() / 1000);
+    const record: { [key: string]: JsonValue } = {
+      $type: NSID_PIPELINE_STATUS,
+      createdAt: formatCreatedAt(second),
+      pipeline: pipelineUri(id.knot, id.pipelineRkey),
+      status,
+      workflow: id.name,
+    };
+    if (detail.error !== undefined) record.error = detail.error;
+    if (detail.exitCode !== undefined) record.exitCode = detail.exitCode;
+    const now = this.clock.now();
+
+    return this.writer.write((tx, onCommit) => {
+      const current = tx.select().from(workflows).where(matches(id)).get();
+      if (init) {
+        if (current) return false;
+        tx.insert(workflows)
+          .values({
+            ...id,
+            provider: init.provider,
+            options: JSON.stringify(init.options),
+            context: JSON.stringify(init.context),
+            status,
+            error: detail.error ?? null,
+            lastStatusSec: second,
+            createdAt: now,
+            updatedAt: now,
+          })
+          .run();
+      } else {
+        if (!current || !movesForward(parseStatus(current.status), status)) return false;
+        tx.update(workflows)
+          .set({ status, error: detail.error ?? null, lastStatusSec: second, updatedAt: now })
+          .where(and(matches(id), ne(workflows.status, status)))
+          .run();
+      }
+      this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+      return true;
+    });
+  }
+
+  /** Runs `task` after every earlier task of the same workflow has settled. */
+  private serialize<T>(id: WorkflowId, task: () => Promise<T>): Promise<T> {
+    const key = `${id.knot}\u0000${id.pipelineRkey}\u0000${id.name}`;
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.catch(() => {});
+    this.chains.set(key, settled);
+    void settled.then(() => {
+      if (this.chains.get(key) === settled) this.chains.delete(key);
+    });
+    return next;
+  }
+}
+
+function matches(id: WorkflowId) {
+  return and(
+    eq(workflows.knot, id.knot),
+    eq(workflows.pipelineRkey, id.pipelineRkey),
+    eq(workflows.name, id.name),
+  );
+}
+
+function toStored(row: typeof workflows.$inferSelect): StoredWorkflow {
+  return {
+    id: { knot: row.knot, pipelineRkey: row.pipelineRkey, name: row.name },
+    provider: row.provider,
+    options: JSON.parse(row.options) as JsonValue,
+    context: JSON.parse(row.context) as JsonValue,
+    status: parseStatus(row.status),
+    error: row.error,
+    lastStatusSec: row.lastStatusSec,
+    spawned: row.spawnedAt !== null,
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The fake provider: runs nothing and needs no account, so a newcomer (and every test) can see
+ * a workflow walk through Tangled's states. `tack: { fake: {} }` goes pending → running →
+ * success; `tack: { fake: { result: failed } }` (or timeout, cancelled) ends there instead.
+ * Its log is a fixed script of `steps` steps, revealed as the run advances; a running run's
+ * /logs stream follows it to the end.
+ */
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { Logger } from "../../log.ts";
+import { isTerminal, type WorkflowStatus } from "../../pipeline/status.ts";
+import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
+import { controlLine, dataLine, type LogLine, type Provider } from "../provider.ts";
+
+export const FakeOptions = Type.Object(
+  {
+    result: Type.Optional(
+      Type.Union([
+        Type.Literal("success"),
+        Type.Literal("failed"),
+        Type.Literal("timeout"),
+        Type.Literal("cancelled"),
+      ]),
+    ),
+    steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+  },
+  { additionalProperties: false },
+);
+export type FakeOptions = Static<typeof FakeOptions>;
+
+/** How often a live /logs stream looks at the workflow's status again. */
+const FOLLOW_INTERVAL_MS = 100;
+
+export function createFakeProvider(deps: { workflows: Workflows; log: Logger }): Provider {
+  const log = deps.log.child({ provider: "fake" });
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+
+  const drive = (workflow: StoredWorkflow) => {
+    const options = optionsOf(workflow);
+    const task = (async () => {
+      // Each transition waits for the next whole second inside Workflows (decision 5).
+      if (stopped) return;
+      await deps.workflows.transition(workflow.id, "running");
+      if (stopped) return;
+      const result = options.result ?? "success";
+      await deps.workflows.transition(
+        workflow.id,
+        result,
+        result === "failed" ? { error: "fake workflow failed as configured", exitCode: 1 } : {},
+      );
+    })().catch((error: unknown) => {
+      log.error("fake: run failed", { err: error, workflow: workflow.id.name });
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+  };
+
+  return {
+    name: "fake",
+    checkOptions(options) {
+      if (options === null || options === undefined) return undefined;
+      const error = Value.Errors(FakeOptions, options).First();
+      if (!error) return undefined;
+      const where = error.path ? `tack.fake${error.path.replaceAll("/", ".")}` : "tack.fake";
+      return `${where}: ${error.message}`;
+    },
+    async spawn(workflow) {
+      drive(workflow);
+    },
+    async logs(workflow, signal) {
+      return followLog(workflow, deps.workflows, signal);
+    },
+    async cancel(workflow) {
+      await deps.workflows.transition(workflow.id, "cancelled");
+    },
+    async resume(workflows) {
+      for (const workflow of workflows) drive(workflow);
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+function optionsOf(workflow: StoredWorkflow): FakeOptions {
+  return Value.Check(FakeOptions, workflow.options) ? workflow.options : {};
+}
+
+/** The full script of a run: every line it will ever print, by the status that reveals it. */
+function script(workflow: StoredWorkflow): { line: LogLine; shownAt: WorkflowStatus }[] {
+  const options = optionsOf(workflow);
+  const steps = options.steps ?? 2;
+  const result = options.result ?? "success";
+  const lines: { line: LogLine; shownAt: WorkflowStatus }[] = [];
+  for (let step = 0; step < steps; step++) {
+    const name = `fake step ${step + 1}`;
+    const last = step === steps - 1;
+    lines.push({ line: controlLine(step, "start", name, `echo step ${step + 1}`), shownAt: "running" });
+    lines.push({ line: dataLine(step, `step ${step + 1} of ${steps}`), shownAt: "running" });
+    if (last && result !== "success") {
+      lines.push({ line: dataLine(step, `finished: ${result}`, "stderr"), shownAt: result });
+    }
+    lines.push({ line: controlLine(step, "end", name, `echo step ${step + 1}`), shownAt: last ? result : "running" });
+  }
+  return lines;
+}
+
+async function* followLog(
+  initial: StoredWorkflow,
+  workflows: Workflows,
+  signal: AbortSignal,
+): AsyncGenerator<LogLine> {
+  const lines = script(initial);
+  let sent = 0;
+  let workflow: StoredWorkflow | undefined = initial;
+  while (workflow && !signal.aborted) {
+    const visible = visibleAt(workflow.status);
+    while (sent < lines.length && visible.has(lines[sent]?.shownAt ?? "pending")) {
+      const next = lines[sent++];
+      if (next) yield next.line;
+    }
+    if (isTerminal(workflow.status)) return;
+    await Bun.sleep(FOLLOW_INTERVAL_MS);
+    workflow = workflows.get(initial.id);
+  }
+}
+
+/** Statuses whose lines are visible once the run has reached `status`. */
+function visibleAt(status: WorkflowStatus): Set<WorkflowStatus> {
+  if (status === "pending") return new Set();
+  if (status === "running") return new Set(["running"]);
+  return new Set(["running", status]);
+}

@@ -1,0 +1,118 @@
+/**
+ * The composition root: builds every component from a Config, starts the HTTP server and the
+ * background work, and knows the one safe order to stop them. main.ts calls it for the real
+ * service; integration tests call it with port 0 and a temporary database.
+ */
+import { type App, createApp } from "./app.ts";
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config.ts";
+import { type OpenDb, openDb } from "./db/client.ts";
+import { runMigrations } from "./db/migrate.ts";
+import { Writer } from "./db/writer.ts";
+import { Broker } from "./eventlog/broker.ts";
+import { EventStore } from "./eventlog/store.ts";
+import type { EventsOptions } from "./http/events.ts";
+import { OpenSockets } from "./http/sockets.ts";
+import type { Logger } from "./log.ts";
+import { Workflows } from "./pipeline/workflows.ts";
+import { createFakeProvider } from "./providers/fake/index.ts";
+import { ProviderRegistry } from "./providers/registry.ts";
+
+export interface Tack {
+  app: App;
+  /** The port actually bound (useful with port 0). */
+  port: number;
+  database: OpenDb;
+  broker: Broker;
+  workflows: Workflows;
+  providers: ProviderRegistry;
+  sockets: OpenSockets;
+  /** Graceful stop; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface TackOverrides {
+  clock?: Clock;
+  events?: Partial<EventsOptions>;
+  /** How long in-flight HTTP requests get to finish at shutdown. */
+  shutdownGraceMs?: number;
+}
+
+export async function startTack(
+  config: Config,
+  log: Logger,
+  overrides: TackOverrides = {},
+): Promise<Tack> {
+  const database = openDb(config.dbPath);
+  runMigrations(database.db);
+  const writer = new Writer(database.db, (error) =>
+    log.error("db: after-commit callback failed", { err: error }),
+  );
+  const store = new EventStore(database.db);
+  const broker = new Broker(writer, store);
+  const workflows = new Workflows(database.db, writer, broker, overrides.clock);
+  const providers = new ProviderRegistry([createFakeProvider({ workflows, log })]);
+  const sockets = new OpenSockets();
+
+  const app = createApp({
+    ownerDid: config.ownerDid,
+    store,
+    lastBroadcastAt: () => broker.lastBroadcastAt,
+    workflows,
+    providers,
+    sockets,
+    log,
+    events: overrides.events,
+  }).listen({ hostname: config.listen.hostname, port: config.listen.port });
+  const server = app.server;
+  if (!server) throw new Error("http: server did not start");
+  broker.attach(server);
+  log.info("tack: listening", {
+    addr: `${config.listen.hostname}:${server.port}`,
+    port: server.port,
+    hostname: config.hostname,
+    owner: config.ownerDid,
+    db: config.dbPath,
+  });
+
+  for (const provider of providers.all()) {
+    const unfinished = workflows.unfinished(provider.name);
+    if (unfinished.length === 0) continue;
+    log.info("tack: resuming unfinished workflows", {
+      provider: provider.name,
+      count: unfinished.length,
+    });
+    await provider.resume(unfinished);
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // 1. Stop accepting; let in-flight HTTP requests (webhooks) finish within the grace.
+      void server.stop(false);
+      const deadline = Date.now() + (overrides.shutdownGraceMs ?? 5_000);
+      while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
+      // 2. Stop background work; what it already committed is durable.
+      await Promise.all(providers.all().map((provider) => provider.stop()));
+      // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
+      sockets.closeAll(1001, "server shutting down");
+      await app.stop(true);
+      // 4. Commit anything still queued, checkpoint the WAL, close the database.
+      writer.flush();
+      database.close();
+      log.info("tack: stopped");
+    })();
+    return stopping;
+  };
+
+  return {
+    app,
+    port: server.port ?? config.listen.port,
+    database,
+    broker,
+    workflows,
+    providers,
+    sockets,
+    stop,
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Starts the real service (src/tack.ts) on 127.0.0.1:0 with a database in a fresh temporary
+ * directory. `await using` stops it and removes the directory.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Config } from "../../src/config.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
+import { type Tack, type TackOverrides, startTack } from "../../src/tack.ts";
+
+export interface TestTack extends AsyncDisposable {
+  tack: Tack;
+  http: string;
+  ws: string;
+  dir: string;
+  config: Config;
+  /** Log lines the service wrote, parsed. */
+  logs: Record<string, unknown>[];
+}
+
+export function testConfig(dir: string, overrides: Partial<Config> = {}): Config {
+  return {
+    hostname: "spindle.test",
+    ownerDid: "did:plc:owner000000000000000000",
+    listen: { hostname: "127.0.0.1", port: 0 },
+    dbPath: join(dir, "tack.db"),
+    jetstreamUrl: "ws://127.0.0.1:1/subscribe",
+    dev: true,
+    logLevel: "debug",
+    ...overrides,
+  };
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "tack-test-"));
+}
+
+export function captureLogger(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger("debug", (line) => {
+    lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  return { log, lines };
+}
+
+export async function startTestTack(
+  options: { dir?: string; config?: Partial<Config>; overrides?: TackOverrides } = {},
+): Promise<TestTack> {
+  const dir = options.dir ?? tempDir();
+  const config = testConfig(dir, options.config);
+  const { log, lines } = captureLogger();
+  const tack = await startTack(config, log, options.overrides);
+  const host = `127.0.0.1:${tack.port}`;
+  return {
+    tack,
+    http: `http://${host}`,
+    ws: `ws://${host}`,
+    dir,
+    config,
+    logs: lines,
+    async [Symbol.asyncDispose]() {
+      await tack.stop();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
