@@ -29,12 +29,14 @@ export function parseArgs(argv: string[]): Command {
   let addr: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
-    if (arg === "-h" || arg === "--help" || arg === "-help" || arg === "help") return { kind: "help" };
+    if (arg === "-h" || arg === "--help" || arg === "-help" || arg === "help")
+      return { kind: "help" };
     if (arg === "version" || arg === "--version" || arg === "-version") return { kind: "version" };
     const flag = /^--?addr(?:=(.*))?$/.exec(arg);
     if (flag) {
       addr = flag[1] ?? argv[++i];
-      if (addr === undefined) return { kind: "usage-error", message: `${arg} needs a value, e.g. -addr :8080` };
+      if (addr === undefined)
+        return { kind: "usage-error", message: `${arg} needs a value, e.g. -addr :8080` };
       continue;
     }
     return { kind: "usage-error", message: `unknown argument ${JSON.stringify(arg)}` };

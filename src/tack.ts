@@ -16,6 +16,7 @@ import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { createFakeProvider } from "./providers/fake/index.ts";
+import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 
 export interface Tack {
@@ -36,6 +37,8 @@ export interface TackOverrides {
   events?: Partial<EventsOptions>;
   /** How long in-flight HTTP requests get to finish at shutdown. */
   shutdownGraceMs?: number;
+  /** Extra providers beside the built-in ones (tests use this to stand in a failing CI). */
+  providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
 }
 
 export async function startTack(
@@ -51,7 +54,10 @@ export async function startTack(
   const store = new EventStore(database.db);
   const broker = new Broker(writer, store);
   const workflows = new Workflows(database.db, writer, broker, overrides.clock);
-  const providers = new ProviderRegistry([createFakeProvider({ workflows, log })]);
+  const providers = new ProviderRegistry([
+    createFakeProvider({ workflows, log }),
+    ...(overrides.providers?.({ workflows, log }) ?? []),
+  ]);
   const sockets = new OpenSockets();
 
   const app = createApp({

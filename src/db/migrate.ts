@@ -9,7 +9,9 @@ import type { Db } from "./client.ts";
 
 export function migrationsFolder(): string {
   const compiled = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:\\~BUN");
-  return compiled ? join(dirname(Bun.main), "drizzle") : join(import.meta.dir, "..", "..", "drizzle");
+  return compiled
+    ? join(dirname(Bun.main), "drizzle")
+    : join(import.meta.dir, "..", "..", "drizzle");
 }
 
 export function runMigrations(db: Db): void {

@@ -12,6 +12,13 @@
  */
 import type { Db } from "./client.ts";
 
+/**
+ * Units per transaction. Bounds how long one flush holds the event loop and how many rows one
+ * tick fans out to live subscribers (whose sockets drain between ticks); the rest waits for
+ * the next turn.
+ */
+const MAX_BATCH = 256;
+
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
 export type OnCommit = (callback: () => void) => void;
@@ -37,16 +44,23 @@ export class Writer {
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => this.flushBatch());
     });
   }
 
-  /** Commits whatever is queued now; used at shutdown so nothing queued is dropped. */
+  /** Commits everything queued now; used at shutdown so nothing queued is dropped. */
   flush(): void {
+    while (this.queue.length > 0) this.flushBatch();
+  }
+
+  private flushBatch(): void {
     this.scheduled = false;
-    const batch = this.queue;
+    const batch = this.queue.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
-    this.queue = [];
+    if (this.queue.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.flushBatch());
+    }
     const outcomes: { ok: boolean; value: unknown; callbacks: (() => void)[] }[] = [];
     try {
       this.db.transaction(
@@ -70,8 +84,10 @@ export class Writer {
     }
     batch.forEach((unit, i) => {
       const outcome = outcomes[i];
-      if (!outcome) return unit.reject(new Error("writer: unit has no outcome"));
-      if (!outcome.ok) return unit.reject(outcome.value);
+      if (!outcome?.ok) {
+        unit.reject(outcome ? outcome.value : new Error("writer: unit has no outcome"));
+        return;
+      }
       for (const cb of outcome.callbacks) {
         try {
           cb();

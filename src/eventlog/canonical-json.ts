@@ -3,7 +3,13 @@
  * `<`, `>`, `&`, U+2028, U+2029 escaped. The upstream spindle's /events frames look like this;
  * matching it byte for byte keeps tack a drop-in for any consumer that compares frames.
  */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
 const ESCAPES: Record<string, string> = {

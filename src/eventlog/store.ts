@@ -16,7 +16,7 @@ export class EventStore {
   private readonly tids: TidClock;
   private readonly pageAfter;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     // Seed both clocks from the newest row so stamps keep rising across restarts.
     const newest = db
       .select({ created: events.created })

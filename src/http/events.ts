@@ -70,17 +70,17 @@ export function eventsRoutes(deps: {
       for (const row of rows) {
         if (sub.ws.send(encodeFrame(row)) === 0) return; // dropped: the socket is closing
         sub.cursor = row.created;
+        sub.lastSentAt = Date.now();
+        if (sub.ws.getBufferedAmount() > BACKFILL_HIGH_WATER) {
+          sub.blockedSince = Date.now();
+          return; // `drain` resumes from the cursor
+        }
       }
-      if (rows.length > 0) sub.lastSentAt = Date.now();
       if (rows.length < PAGE_SIZE) {
         // Caught up. Same synchronous step as the read above: see the contract.
         sub.ws.subscribe(TOPIC_EVENTS);
         sub.live = true;
         return;
-      }
-      if (sub.ws.getBufferedAmount() > BACKFILL_HIGH_WATER) {
-        sub.blockedSince = Date.now();
-        return; // `drain` resumes
       }
     }
     setImmediate(() => pump(sub));

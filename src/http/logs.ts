@@ -8,12 +8,12 @@
  */
 import type { ServerWebSocket } from "bun";
 import { Elysia, t } from "elysia";
+import { goJson } from "../eventlog/canonical-json.ts";
 import type { Logger } from "../log.ts";
 import { openWorkflowLogs } from "../pipeline/logs.ts";
 import type { Workflows } from "../pipeline/workflows.ts";
 import { LogsNotFoundError } from "../providers/provider.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
-import { goJson } from "../eventlog/canonical-json.ts";
 import type { OpenSockets } from "./sockets.ts";
 
 /** Above this many buffered bytes the stream waits for the client to read. */

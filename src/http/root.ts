@@ -22,8 +22,11 @@ export const BANNER = [
 ].join("\n");
 
 export function rootRoutes() {
-  return new Elysia({ name: "root" }).get(
-    "/",
-    () => new Response(BANNER, { headers: { "content-type": "text/plain; charset=utf-8" } }),
-  );
+  return new Elysia({ name: "root" }).get("/", ({ request }) => {
+    // The router folds "//" into "/"; the banner is for exactly "/" and nothing else.
+    const path = request.url.slice(request.url.indexOf("/", request.url.indexOf("//") + 2));
+    const status = path === "/" || path.startsWith("/?") ? 200 : 404;
+    const body = status === 200 ? BANNER : "404 page not found\n";
+    return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+  });
 }

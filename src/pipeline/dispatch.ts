@@ -34,7 +34,11 @@ export async function dispatchWorkflow(
     workflow: id.name,
     provider: dispatch.provider,
   });
-  const init = { provider: dispatch.provider, options: dispatch.options, context: dispatch.context };
+  const init = {
+    provider: dispatch.provider,
+    options: dispatch.options,
+    context: dispatch.context,
+  };
   const provider = deps.providers.get(dispatch.provider);
   const problem = provider
     ? provider.checkOptions(dispatch.options)

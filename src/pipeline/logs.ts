@@ -14,7 +14,8 @@ export async function openWorkflowLogs(
   signal: AbortSignal,
 ): Promise<AsyncIterable<LogLine>> {
   const workflow = deps.workflows.get(id);
-  if (!workflow) throw new LogsNotFoundError(`no workflow ${id.name} in pipeline ${id.pipelineRkey}`);
+  if (!workflow)
+    throw new LogsNotFoundError(`no workflow ${id.name} in pipeline ${id.pipelineRkey}`);
   if (!workflow.spawned && workflow.error) return errorLog(workflow.error);
   const provider = deps.providers.get(workflow.provider);
   if (provider) return provider.logs(workflow, signal);

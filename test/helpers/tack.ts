@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
-import { type Tack, type TackOverrides, startTack } from "../../src/tack.ts";
+import { startTack, type Tack, type TackOverrides } from "../../src/tack.ts";
 
 export interface TestTack extends AsyncDisposable {
   tack: Tack;

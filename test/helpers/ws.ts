@@ -24,7 +24,9 @@ export function connect(url: string): Inbox {
   });
   opened.catch(() => {});
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    socket.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason }));
+    socket.addEventListener("close", (event) =>
+      resolve({ code: event.code, reason: event.reason }),
+    );
   });
   socket.addEventListener("message", (event) => {
     frames.push(String(event.data));

@@ -97,12 +97,18 @@ function script(workflow: StoredWorkflow): { line: LogLine; shownAt: WorkflowSta
   for (let step = 0; step < steps; step++) {
     const name = `fake step ${step + 1}`;
     const last = step === steps - 1;
-    lines.push({ line: controlLine(step, "start", name, `echo step ${step + 1}`), shownAt: "running" });
+    lines.push({
+      line: controlLine(step, "start", name, `echo step ${step + 1}`),
+      shownAt: "running",
+    });
     lines.push({ line: dataLine(step, `step ${step + 1} of ${steps}`), shownAt: "running" });
     if (last && result !== "success") {
       lines.push({ line: dataLine(step, `finished: ${result}`, "stderr"), shownAt: result });
     }
-    lines.push({ line: controlLine(step, "end", name, `echo step ${step + 1}`), shownAt: last ? result : "running" });
+    lines.push({
+      line: controlLine(step, "end", name, `echo step ${step + 1}`),
+      shownAt: last ? result : "running",
+    });
   }
   return lines;
 }

@@ -1,0 +1,42 @@
+/**
+ * `bun run build`: compiles tack into one self-contained executable, dist/tack.
+ *
+ * - production mode (NODE_ENV is inlined at build time, so it must be set here);
+ * - the drizzle/ migrations embedded with `assets` and applied at start (src/db/migrate.ts);
+ * - no .env or bunfig.toml autoload: the binary reads only its real environment
+ *   (systemd's EnvironmentFile), never a stray file in its working directory;
+ * - the version and commit inlined for `tack version`.
+ *
+ * `bun scripts/build.ts bun-linux-arm64 …` cross-compiles to dist/tack-<target> instead.
+ */
+import { $ } from "bun";
+
+const targets = process.argv.slice(2);
+const commit = (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+
+for (const target of targets.length > 0 ? targets : [undefined]) {
+  const outfile = target ? `dist/tack-${target.replace(/^bun-/, "")}` : "dist/tack";
+  const result = await Bun.build({
+    entrypoints: ["./src/main.ts"],
+    minify: true,
+    sourcemap: "linked",
+    bytecode: true,
+    format: "esm",
+    define: {
+      "process.env.NODE_ENV": JSON.stringify("production"),
+      "process.env.TACK_BUILD_COMMIT": JSON.stringify(commit),
+    },
+    compile: {
+      ...(target ? { target: target as Bun.Build.CompileTarget } : {}),
+      outfile,
+      assets: ["drizzle"],
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+    },
+  });
+  if (!result.success) {
+    for (const message of result.logs) console.error(message);
+    process.exit(1);
+  }
+  console.log(`built ${outfile} (${commit})`);
+}
