@@ -22,7 +22,11 @@ interface Result {
   p99: number;
 }
 
-async function measure(server: "baseline" | "tack", subscribers: number, events: number): Promise<Result> {
+async function measure(
+  server: "baseline" | "tack",
+  subscribers: number,
+  events: number,
+): Promise<Result> {
   const child = Bun.spawn(["bun", join(import.meta.dir, "servers", `events-${server}.ts`)], {
     stdin: "pipe",
     stdout: "pipe",
@@ -31,7 +35,10 @@ async function measure(server: "baseline" | "tack", subscribers: number, events:
   const lines = lineReader(child.stdout);
   const ready = await lines.next();
   const port = Number(/^ready (\d+)$/.exec(ready)?.[1]);
-  const url = server === "tack" ? `ws://127.0.0.1:${port}/events?cursor=${BigInt(Date.now()) * 1_000_000n}` : `ws://127.0.0.1:${port}/`;
+  const url =
+    server === "tack"
+      ? `ws://127.0.0.1:${port}/events?cursor=${BigInt(Date.now()) * 1_000_000n}`
+      : `ws://127.0.0.1:${port}/`;
 
   let expected = 0;
   let received = 0;
@@ -105,16 +112,25 @@ function lineReader(stream: ReadableStream<Uint8Array>) {
   };
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 console.log(`/events fan-out — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores`);
-console.log("| subscribers | events | server | events/s | deliveries/s | p50 ms | p99 ms | tack/baseline events/s |");
+console.log(
+  "| subscribers | events | server | events/s | deliveries/s | p50 ms | p99 ms | tack/baseline events/s |",
+);
 console.log("|---:|---:|---|---:|---:|---:|---:|---:|");
 for (const { subscribers, events } of SCENARIOS) {
   const baseline = await measure("baseline", subscribers, events);
   const tack = await measure("tack", subscribers, events);
-  for (const [name, r] of [["bare Bun.serve", baseline], ["tack", tack]] as const) {
-    const ratio = name === "tack" ? `${fmt((tack.eventsPerSecond / baseline.eventsPerSecond) * 100)} %` : "";
-    console.log(`| ${fmt(subscribers)} | ${fmt(events)} | ${name} | ${fmt(r.eventsPerSecond)} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`);
+  for (const [name, r] of [
+    ["bare Bun.serve", baseline],
+    ["tack", tack],
+  ] as const) {
+    const ratio =
+      name === "tack" ? `${fmt((tack.eventsPerSecond / baseline.eventsPerSecond) * 100)} %` : "";
+    console.log(
+      `| ${fmt(subscribers)} | ${fmt(events)} | ${name} | ${fmt(r.eventsPerSecond)} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`,
+    );
   }
 }

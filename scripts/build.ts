@@ -12,7 +12,8 @@
 import { $ } from "bun";
 
 const targets = process.argv.slice(2);
-const commit = (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const commit =
+  (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
 
 for (const target of targets.length > 0 ? targets : [undefined]) {
   const outfile = target ? `dist/tack-${target.replace(/^bun-/, "")}` : "dist/tack";

@@ -43,7 +43,8 @@ try {
   const missing = await fetch(`http://${base}/nope`);
   check("unknown path 404", missing.status === 404);
   const owner = await fetch(`http://${base}/xrpc/sh.tangled.owner`);
-  check("owner", owner.status === 200 && (await owner.json()).owner === OWNER);
+  const ownerBody = (await owner.json()) as { owner?: unknown };
+  check("owner", owner.status === 200 && ownerBody.owner === OWNER);
   const logs = await fetch(`http://${base}/logs/knot/3m6mxh2znw222/ci.yml`, {
     headers: {
       upgrade: "websocket",

@@ -8,7 +8,9 @@ const server = Bun.serve({
     return srv.upgrade(request) ? undefined : new Response("upgrade required", { status: 400 });
   },
   websocket: {
-    open: (ws) => ws.subscribe("events"),
+    open: (ws) => {
+      ws.subscribe("events");
+    },
     message: () => {},
     perMessageDeflate: false,
   },
