@@ -29,7 +29,12 @@ check(
 
 const child = Bun.spawn([binary, "-addr", "127.0.0.1:0"], {
   cwd: dir,
-  env: { TACK_HOSTNAME: "smoke.test", TACK_OWNER_DID: OWNER },
+  // Jetstream on a closed loopback port: the smoke test never leaves this machine.
+  env: {
+    TACK_HOSTNAME: "smoke.test",
+    TACK_OWNER_DID: OWNER,
+    TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
+  },
   stdout: "pipe",
   stderr: "pipe",
 });

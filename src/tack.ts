@@ -14,10 +14,17 @@ import { EventStore } from "./eventlog/store.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
+import { TriggerProcessor } from "./pipeline/trigger.ts";
+import { Triggers } from "./pipeline/triggers.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { createFakeProvider } from "./providers/fake/index.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
+import { Cursors } from "./tangled/cursors.ts";
+import { JetstreamConsumer } from "./tangled/jetstream.ts";
+import { KnotStreams } from "./tangled/knots.ts";
+import { Membership } from "./tangled/membership.ts";
+import type { StreamOptions } from "./tangled/ws-client.ts";
 
 export interface Tack {
   app: App;
@@ -28,6 +35,10 @@ export interface Tack {
   workflows: Workflows;
   providers: ProviderRegistry;
   sockets: OpenSockets;
+  membership: Membership;
+  triggers: TriggerProcessor;
+  jetstream: JetstreamConsumer;
+  knots: KnotStreams;
   /** Graceful stop; idempotent. */
   stop(): Promise<void>;
 }
@@ -37,6 +48,8 @@ export interface TackOverrides {
   events?: Partial<EventsOptions>;
   /** How long in-flight HTTP requests get to finish at shutdown. */
   shutdownGraceMs?: number;
+  /** Reconnect and idle-watchdog timing of the Jetstream and knot consumers. */
+  streams?: Partial<Pick<StreamOptions, "minBackoffMs" | "maxBackoffMs" | "idleTimeoutMs">>;
   /** Extra providers beside the built-in ones (tests use this to stand in a failing CI). */
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
 }
@@ -59,6 +72,35 @@ export async function startTack(
     ...(overrides.providers?.({ workflows, log }) ?? []),
   ]);
   const sockets = new OpenSockets();
+  const cursors = new Cursors(database.db);
+  const membership = new Membership(database.db, {
+    ownerDid: config.ownerDid,
+    hostname: config.hostname,
+  });
+  const triggers = new TriggerProcessor({
+    triggers: new Triggers(database.db, writer),
+    membership,
+    workflows,
+    providers,
+    log,
+  });
+  const knots = new KnotStreams({
+    dev: config.dev,
+    writer,
+    cursors,
+    triggers,
+    log,
+    stream: overrides.streams,
+  });
+  const jetstream = new JetstreamConsumer({
+    url: config.jetstreamUrl,
+    writer,
+    cursors,
+    membership,
+    log,
+    onKnotsChanged: (followed) => knots.sync(followed),
+    stream: overrides.streams,
+  });
 
   const app = createApp({
     ownerDid: config.ownerDid,
@@ -81,8 +123,10 @@ export async function startTack(
     db: config.dbPath,
   });
 
+  // Finish what a previous process left half done before taking new work.
+  await triggers.recover();
   for (const provider of providers.all()) {
-    const unfinished = workflows.unfinished(provider.name);
+    const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
     log.info("tack: resuming unfinished workflows", {
       provider: provider.name,
@@ -90,6 +134,8 @@ export async function startTack(
     });
     await provider.resume(unfinished);
   }
+  knots.sync(membership.followedKnots());
+  jetstream.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -98,7 +144,9 @@ export async function startTack(
       void server.stop(false);
       const deadline = Date.now() + (overrides.shutdownGraceMs ?? 5_000);
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
-      // 2. Stop background work; what it already committed is durable.
+      // 2. Stop taking upstream work, then background work; what it committed is durable.
+      await Promise.all([jetstream.stop(), knots.stop()]);
+      await triggers.stop();
       await Promise.all(providers.all().map((provider) => provider.stop()));
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
       sockets.closeAll(1001, "server shutting down");
@@ -119,6 +167,10 @@ export async function startTack(
     workflows,
     providers,
     sockets,
+    membership,
+    triggers,
+    jetstream,
+    knots,
     stop,
   };
 }

@@ -56,3 +56,77 @@ export const workflows = sqliteTable(
     index("workflows_provider_status").on(table.provider, table.status),
   ],
 );
+
+/**
+ * Owner: src/tangled/cursors.ts. Durable stream positions: "jetstream" (Unix µs of the last
+ * applied event) and "knot:<host>" (Unix ns). Saved in the same transaction as the change the
+ * event caused, so a crash never skips or half-applies an event.
+ */
+export const cursors = sqliteTable("cursors", {
+  source: text("source").primaryKey(),
+  cursor: nanos("cursor").notNull(),
+});
+
+/**
+ * Owner: src/tangled/membership.ts. sh.tangled.repo records that name this spindle, keyed by
+ * the record (author DID + rkey). A repo switched to another spindle or deleted is removed.
+ */
+export const repos = sqliteTable(
+  "repos",
+  {
+    did: text("did").notNull(),
+    rkey: text("rkey").notNull(),
+    name: text("name").notNull(),
+    knot: text("knot").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.did, table.rkey] }),
+    index("repos_owner_name_knot").on(table.did, table.name, table.knot),
+  ],
+);
+
+/**
+ * Owner: src/tangled/membership.ts. sh.tangled.spindle.member records authored by the owner
+ * for this instance: `subject` may use the spindle.
+ */
+export const members = sqliteTable(
+  "members",
+  {
+    did: text("did").notNull(),
+    rkey: text("rkey").notNull(),
+    subject: text("subject").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.did, table.rkey] }),
+    index("members_subject").on(table.subject),
+  ],
+);
+
+/** Owner: src/tangled/membership.ts. sh.tangled.repo.collaborator records, for permission checks. */
+export const collaborators = sqliteTable(
+  "collaborators",
+  {
+    did: text("did").notNull(),
+    rkey: text("rkey").notNull(),
+    subject: text("subject").notNull(),
+    repo: text("repo").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.did, table.rkey] })],
+);
+
+/**
+ * Owner: src/pipeline/triggers.ts. Every sh.tangled.pipeline trigger accepted from a knot, keyed
+ * by (knot, rkey) so a trigger is processed once, ever. `dispatched_at` stays null until every
+ * workflow reached its provider; triggers left undispatched by a crash are finished at start.
+ */
+export const triggers = sqliteTable(
+  "triggers",
+  {
+    knot: text("knot").notNull(),
+    rkey: text("rkey").notNull(),
+    record: text("record").notNull(),
+    receivedAt: int("received_at").notNull(),
+    dispatchedAt: int("dispatched_at"),
+  },
+  (table) => [primaryKey({ columns: [table.knot, table.rkey] })],
+);

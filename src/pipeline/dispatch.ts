@@ -1,11 +1,14 @@
 /**
  * Hands one workflow of a pipeline trigger to its provider.
  *
- * A workflow that cannot reach a provider (unknown or unconfigured provider, options the
- * provider rejects) gets a single `failed` status whose `error` says what is wrong, and its
- * /logs shows that same message. Otherwise: `pending` is committed first, then `spawn`; a
- * spawn that throws turns into `failed` with the provider's message.
- * A workflow already known (the same trigger seen twice) is left alone.
+ * A workflow that cannot reach a provider (no usable `tack:` block, unknown or unconfigured
+ * provider, options the provider rejects) gets a single `failed` status whose `error` says
+ * what is wrong, and its /logs shows that same message. Otherwise `pending` is committed
+ * first, then `spawn`; a spawn that throws becomes `failed` with the provider's message.
+ *
+ * Idempotent per workflow: a workflow already known is left alone, except one that is still
+ * `pending` and never reached its provider (a crash between the two steps), which is spawned
+ * now. That window is the only place a provider can see a spawn twice.
  */
 import type { JsonValue } from "../eventlog/canonical-json.ts";
 import type { Logger } from "../log.ts";
@@ -14,11 +17,13 @@ import type { WorkflowId, Workflows } from "./workflows.ts";
 
 export interface WorkflowDispatch {
   id: WorkflowId;
-  /** The provider named by the workflow's `tack:` block. */
+  /** The provider named by the workflow's `tack:` block ("" when there is none). */
   provider: string;
   options: JsonValue;
   /** The trigger's metadata, kept for providers that build from it. */
   context: JsonValue;
+  /** Set when the workflow is already known to be unusable (e.g. no `tack:` block). */
+  problem?: string;
 }
 
 export type DispatchOutcome = "spawned" | "rejected" | "duplicate" | "spawn-failed";
@@ -39,22 +44,26 @@ export async function dispatchWorkflow(
     options: dispatch.options,
     context: dispatch.context,
   };
-  const provider = deps.providers.get(dispatch.provider);
-  const problem = provider
-    ? provider.checkOptions(dispatch.options)
-    : `unknown provider "${dispatch.provider}": this spindle runs ${deps.providers
-        .all()
-        .map((p) => `"${p.name}"`)
-        .join(", ")}`;
+  const provider = dispatch.problem ? undefined : deps.providers.get(dispatch.provider);
+  const problem =
+    dispatch.problem ??
+    (provider
+      ? provider.checkOptions(dispatch.options)
+      : `unknown provider "${dispatch.provider}": this spindle runs ${deps.providers
+          .all()
+          .map((p) => `"${p.name}"`)
+          .join(", ")}`);
   if (!provider || problem) {
     const error = problem ?? "provider rejected the workflow";
     const created = await deps.workflows.create(id, init, "failed", { error, exitCode: -1 });
-    if (created) log.warn("dispatch: workflow rejected", { reason: error });
+    if (created)
+      log.warn("dispatch: workflow failed before reaching a provider", { reason: error });
     return created ? "rejected" : "duplicate";
   }
-  if (!(await deps.workflows.create(id, init, "pending"))) return "duplicate";
+  const created = await deps.workflows.create(id, init, "pending");
   const stored = deps.workflows.get(id);
   if (!stored) throw new Error("dispatch: workflow vanished after create");
+  if (!created && (stored.spawned || stored.status !== "pending")) return "duplicate";
   try {
     await provider.spawn(stored);
     await deps.workflows.markSpawned(id);

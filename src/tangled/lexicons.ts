@@ -62,3 +62,62 @@ export const PipelineTrigger = Type.Object({
   workflows: Type.Array(PipelineWorkflow),
 });
 export type PipelineTrigger = Static<typeof PipelineTrigger>;
+
+export const NSID_REPO = "sh.tangled.repo";
+export const NSID_SPINDLE_MEMBER = "sh.tangled.spindle.member";
+export const NSID_COLLABORATOR = "sh.tangled.repo.collaborator";
+
+const Did = Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" });
+
+/** sh.tangled.repo: `spindle` names the CI runner ("", "[[none]]" or absent: none). */
+export const RepoRecord = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  knot: Type.String({ minLength: 1 }),
+  spindle: Type.Optional(Type.String()),
+  createdAt: Type.String(),
+});
+export type RepoRecord = Static<typeof RepoRecord>;
+
+/** sh.tangled.spindle.member: authored by a spindle owner, admitting `subject` to `instance`. */
+export const SpindleMemberRecord = Type.Object({
+  subject: Did,
+  instance: Type.String({ minLength: 1 }),
+  createdAt: Type.String(),
+});
+export type SpindleMemberRecord = Static<typeof SpindleMemberRecord>;
+
+/** sh.tangled.repo.collaborator: `repo` is the at-uri of the sh.tangled.repo record. */
+export const CollaboratorRecord = Type.Object({
+  subject: Did,
+  repo: Type.String({ pattern: "^at://" }),
+  createdAt: Type.String(),
+});
+export type CollaboratorRecord = Static<typeof CollaboratorRecord>;
+
+/** One Jetstream message (plain JSON, no zstd). Only commits carry records. */
+export const JetstreamEvent = Type.Object({
+  did: Did,
+  time_us: Type.Integer({ minimum: 0 }),
+  kind: Type.String(),
+  commit: Type.Optional(
+    Type.Object({
+      operation: Type.Union([
+        Type.Literal("create"),
+        Type.Literal("update"),
+        Type.Literal("delete"),
+      ]),
+      collection: Type.String(),
+      rkey: Type.String({ minLength: 1 }),
+      record: Type.Optional(Type.Unknown()),
+    }),
+  ),
+});
+export type JetstreamEvent = Static<typeof JetstreamEvent>;
+
+/** A frame of a knot's /events stream (tangled-protocol.md §3); `created` only from newer knots. */
+export const KnotFrame = Type.Object({
+  rkey: Type.String({ minLength: 1, maxLength: 64 }),
+  nsid: Type.String(),
+  event: Type.Unknown(),
+});
+export type KnotFrame = Static<typeof KnotFrame>;

@@ -49,6 +49,7 @@ test("published events survive SIGKILL and restart with the same rkey and order"
       TACK_HOSTNAME: "spindle.test",
       TACK_OWNER_DID: "did:plc:owner",
       TACK_DB_PATH: dbPath,
+      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
     },
     stdout: "pipe",
     stderr: "inherit",

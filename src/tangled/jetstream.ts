@@ -1,0 +1,163 @@
+/**
+ * Learns this spindle's repos, members and collaborators from Jetstream
+ * (tangled-protocol.md §4): sh.tangled.repo, sh.tangled.spindle.member and
+ * sh.tangled.repo.collaborator, as plain JSON frames.
+ *
+ * Each event is applied and the cursor (its time_us) saved in one transaction. Events at or
+ * below the stored cursor are skipped, which makes the rewind on reconnect (a few seconds, as
+ * Jetstream does not promise a gapless resume) harmless. A frame or record that does not
+ * validate is logged and skipped (the cursor moves past it); a failure to commit is transient
+ * and the event is read again after a reconnect.
+ *
+ * After any change to repos or members, `onKnotsChanged` receives the knots to follow now.
+ */
+import type { Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { Tx, Writer } from "../db/writer.ts";
+import type { Logger } from "../log.ts";
+import type { Cursors } from "./cursors.ts";
+import {
+  CollaboratorRecord,
+  JetstreamEvent,
+  NSID_COLLABORATOR,
+  NSID_REPO,
+  NSID_SPINDLE_MEMBER,
+  RepoRecord,
+  SpindleMemberRecord,
+} from "./lexicons.ts";
+import type { Membership } from "./membership.ts";
+import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
+
+export const JETSTREAM_CURSOR = "jetstream";
+/** How far back (µs) a reconnect resumes before the stored cursor. */
+export const JETSTREAM_REWIND_US = 5_000_000n;
+const COLLECTIONS = [NSID_SPINDLE_MEMBER, NSID_REPO, NSID_COLLABORATOR];
+
+export interface JetstreamDeps {
+  url: string;
+  writer: Writer;
+  cursors: Cursors;
+  membership: Membership;
+  log: Logger;
+  onKnotsChanged: (knots: string[]) => void;
+  stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
+}
+
+export class JetstreamConsumer {
+  private readonly stream: ReconnectingStream;
+  private readonly log: Logger;
+  /** Unix µs of the last applied event, for lag reporting. */
+  lastEventUs = 0;
+
+  constructor(private readonly deps: JetstreamDeps) {
+    this.log = deps.log.child({ component: "jetstream" });
+    this.stream = new ReconnectingStream({
+      ...deps.stream,
+      url: () => this.url(),
+      onMessage: (data) => this.handle(data),
+      log: this.log,
+    });
+  }
+
+  get connected(): boolean {
+    return this.stream.connected;
+  }
+
+  start(): void {
+    this.stream.start();
+  }
+
+  stop(): Promise<void> {
+    return this.stream.stop();
+  }
+
+  private url(): string {
+    const url = new URL(this.deps.url);
+    for (const collection of COLLECTIONS) url.searchParams.append("wantedCollections", collection);
+    const cursor = this.deps.cursors.get(JETSTREAM_CURSOR);
+    if (cursor !== undefined && cursor > 0n) {
+      const rewound = cursor - JETSTREAM_REWIND_US;
+      url.searchParams.set("cursor", String(rewound > 0n ? rewound : 0n));
+    }
+    return url.toString();
+  }
+
+  private async handle(data: string): Promise<void> {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      this.log.warn("jetstream: skipping a frame that is not JSON", { bytes: data.length });
+      return;
+    }
+    if (!Value.Check(JetstreamEvent, parsed)) {
+      const error = Value.Errors(JetstreamEvent, parsed).First();
+      this.log.warn("jetstream: skipping an invalid event", {
+        reason: error ? `${error.path || "/"}: ${error.message}` : "invalid",
+      });
+      return;
+    }
+    const event = parsed;
+    const timeUs = BigInt(event.time_us);
+    let membershipChanged = false;
+    const applied = await this.deps.writer.write((tx) => {
+      const stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;
+      if (timeUs <= stored) return false;
+      membershipChanged = this.apply(tx, event);
+      this.deps.cursors.save(tx, JETSTREAM_CURSOR, timeUs);
+      return true;
+    });
+    if (!applied) return;
+    this.lastEventUs = event.time_us;
+    if (membershipChanged) this.deps.onKnotsChanged(this.deps.membership.followedKnots());
+  }
+
+  /** Returns true when repos or members changed (the knot set may have). */
+  private apply(tx: Tx, event: JetstreamEvent): boolean {
+    const commit = event.commit;
+    if (event.kind !== "commit" || !commit || !COLLECTIONS.includes(commit.collection))
+      return false;
+    const log = this.log.child({
+      did: event.did,
+      collection: commit.collection,
+      rkey: commit.rkey,
+      operation: commit.operation,
+    });
+    const deleting = commit.operation === "delete";
+    switch (commit.collection) {
+      case NSID_REPO: {
+        const record = deleting ? undefined : this.validate(RepoRecord, commit.record, log);
+        if (!deleting && !record) return false;
+        this.deps.membership.applyRepo(tx, event.did, commit.rkey, record);
+        log.debug("jetstream: repo applied", { spindle: record?.spindle, knot: record?.knot });
+        return true;
+      }
+      case NSID_SPINDLE_MEMBER: {
+        const record = deleting
+          ? undefined
+          : this.validate(SpindleMemberRecord, commit.record, log);
+        if (!deleting && !record) return false;
+        this.deps.membership.applyMember(tx, event.did, commit.rkey, record);
+        log.debug("jetstream: member applied", { subject: record?.subject });
+        return true;
+      }
+      default: {
+        const record = deleting ? undefined : this.validate(CollaboratorRecord, commit.record, log);
+        if (!deleting && !record) return false;
+        this.deps.membership.applyCollaborator(tx, event.did, commit.rkey, record);
+        return false;
+      }
+    }
+  }
+
+  private validate<
+    T extends typeof RepoRecord | typeof SpindleMemberRecord | typeof CollaboratorRecord,
+  >(schema: T, record: unknown, log: Logger): Static<T> | undefined {
+    if (Value.Check(schema, record)) return record;
+    const error = Value.Errors(schema, record).First();
+    log.warn("jetstream: skipping an invalid record", {
+      reason: error ? `${error.path || "/"}: ${error.message}` : "invalid",
+    });
+    return undefined;
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * A WebSocket consumer that stays connected: Jetstream and every knot use it.
+ *
+ * - The URL is rebuilt on every (re)connect, so it always carries the *stored* cursor, never the
+ *   one from the first connect.
+ * - Messages are handled one at a time, in arrival order, and each handler is awaited before
+ *   the next starts: a consumer saves its cursor only after its handler is done with the event.
+ *   While handlers fall behind, the socket is paused (TCP backpressure, bounded memory).
+ * - A handler that throws is treated as transient: the connection is dropped and the event
+ *   comes again from the stored cursor. (Handlers skip bad records themselves.)
+ * - Reconnects back off exponentially with full jitter, capped (about a minute by default);
+ *   the backoff resets once a connection delivers a message.
+ * - An idle watchdog drops a connection that sent neither a message nor a ping for a while.
+ */
+import type { Logger } from "../log.ts";
+
+export interface StreamOptions {
+  /** Built on every connect, with the current cursor. */
+  url: () => string;
+  onMessage: (data: string) => Promise<void>;
+  log: Logger;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  idleTimeoutMs?: number;
+}
+
+const PAUSE_AT = 256;
+const RESUME_AT = 32;
+
+export class ReconnectingStream {
+  private socket: WebSocket | undefined;
+  private queue: string[] = [];
+  private processing: Promise<void> | undefined;
+  private attempt = 0;
+  private stopped = true;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether a connection is open right now (for health reporting). */
+  connected = false;
+
+  constructor(private readonly options: StreamOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.idleTimer);
+    this.socket?.close(1000, "consumer stopping");
+    this.queue = [];
+    await this.processing;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    let url: string;
+    try {
+      url = this.options.url();
+    } catch (error) {
+      this.options.log.error("stream: cannot build url", { err: error });
+      this.scheduleReconnect();
+      return;
+    }
+    const socket = new WebSocket(url);
+    this.socket = socket;
+    this.armIdle(socket);
+    socket.addEventListener("open", () => {
+      this.connected = true;
+      this.options.log.info("stream: connected", { url: redactUrl(url) });
+    });
+    socket.addEventListener("message", (event) => {
+      this.attempt = 0;
+      this.armIdle(socket);
+      this.queue.push(
+        typeof event.data === "string"
+          ? event.data
+          : new TextDecoder().decode(event.data as ArrayBuffer),
+      );
+      if (this.queue.length >= PAUSE_AT) socket.pause();
+      this.processing ??= this.drain(socket);
+    });
+    socket.addEventListener("ping", () => this.armIdle(socket));
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      this.connected = false;
+      clearTimeout(this.idleTimer);
+      this.options.log.info("stream: disconnected", { code: event.code, url: redactUrl(url) });
+      this.scheduleReconnect();
+    });
+  }
+
+  private async drain(socket: WebSocket): Promise<void> {
+    try {
+      for (let data = this.queue.shift(); data !== undefined; data = this.queue.shift()) {
+        if (this.queue.length <= RESUME_AT && socket.isPaused) socket.resume();
+        try {
+          await this.options.onMessage(data);
+        } catch (error) {
+          // Transient by contract: drop the connection and get the event again from the cursor.
+          this.options.log.warn("stream: handler failed, reconnecting", { err: error });
+          this.queue = [];
+          socket.terminate();
+          return;
+        }
+      }
+    } finally {
+      this.processing = undefined;
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(
+      this.attempt++,
+      this.options.minBackoffMs ?? 1_000,
+      this.options.maxBackoffMs ?? 60_000,
+    );
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(async () => {
+      // Finish what the old connection delivered before asking for more from the cursor.
+      await this.processing;
+      this.connect();
+    }, delay);
+  }
+
+  private armIdle(socket: WebSocket): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.options.log.warn("stream: idle, reconnecting", {
+        idle_ms: this.options.idleTimeoutMs ?? 90_000,
+      });
+      socket.terminate();
+    }, this.options.idleTimeoutMs ?? 90_000);
+  }
+}
+
+/**
+ * Exponential backoff with jitter: attempt n waits a random time between half the minimum and
+ * min·2ⁿ, capped at `max`, so many clients of one restarted server do not return in step.
+ */
+export function backoffDelay(
+  attempt: number,
+  min: number,
+  max: number,
+  random = Math.random(),
+): number {
+  const cap = Math.min(max, min * 2 ** Math.min(attempt, 30));
+  return min / 2 + random * Math.max(0, cap - min / 2);
+}
+
+/** Query strings may carry cursors and filters, never secrets, but keep logs short anyway. */
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}

@@ -1,0 +1,98 @@
+/**
+ * Wire-format helpers for the stand-ins, written independently of src/: JSON with keys sorted
+ * the way Go marshals a map (the knot's and Jetstream's frames), and record builders shaped
+ * exactly like the Tangled lexicons (tangled-protocol.md §2).
+ */
+export function sortedJson(value: unknown): string {
+  return JSON.stringify(sortDeep(value));
+}
+
+function sortDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortDeep);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort())
+    out[key] = sortDeep((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+export const OWNER = "did:plc:owner000000000000000000";
+export const MEMBER = "did:plc:member00000000000000000";
+export const STRANGER = "did:plc:stranger0000000000000000";
+
+export interface WorkflowFile {
+  name: string;
+  raw: string;
+}
+
+export const FAKE_WORKFLOW: WorkflowFile = {
+  name: "ci.yml",
+  raw: "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  fake: {}\n",
+};
+
+/** An sh.tangled.pipeline record as a knot emits it ("$type" left empty, as Go does). */
+export function pipelineRecord(options: {
+  knot: string;
+  did: string;
+  repo: string;
+  workflows?: WorkflowFile[];
+  kind?: "push" | "pull_request";
+}) {
+  const sha = "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+  return {
+    $type: "",
+    triggerMetadata: {
+      kind: options.kind ?? "push",
+      ...(options.kind === "pull_request"
+        ? {
+            pullRequest: {
+              action: "create",
+              sourceBranch: "feature",
+              sourceSha: sha,
+              targetBranch: "main",
+            },
+          }
+        : { push: { newSha: sha, oldSha: "0".repeat(40), ref: "refs/heads/main" } }),
+      repo: { defaultBranch: "", did: options.did, knot: options.knot, repo: options.repo },
+    },
+    workflows: (options.workflows ?? [FAKE_WORKFLOW]).map((workflow) => ({
+      clone: { depth: 0, skip: false, submodules: false },
+      engine: "nixery",
+      name: workflow.name,
+      raw: workflow.raw,
+    })),
+  };
+}
+
+export function repoRecord(options: { name: string; knot: string; spindle?: string }) {
+  return {
+    $type: "sh.tangled.repo",
+    createdAt: "2026-11-26T20:00:00Z",
+    knot: options.knot,
+    name: options.name,
+    ...(options.spindle === undefined ? {} : { spindle: options.spindle }),
+  };
+}
+
+export function memberRecord(subject: string, instance: string) {
+  return {
+    $type: "sh.tangled.spindle.member",
+    createdAt: "2026-11-26T20:00:00Z",
+    instance,
+    subject,
+  };
+}
+
+const TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";
+let lastTidMicros = 0;
+/** A fresh TID (clock id 0), as knots and PDSes mint rkeys. */
+export function newTid(): string {
+  lastTidMicros = Math.max(Date.now() * 1000, lastTidMicros + 1);
+  let value = BigInt(lastTidMicros) << 10n;
+  let out = "";
+  for (let i = 0; i < 13; i++) {
+    out = TID_ALPHABET.charAt(Number(value & 31n)) + out;
+    value >>= 5n;
+  }
+  return out;
+}

@@ -1,0 +1,376 @@
+/**
+ * End to end over loopback: a local Jetstream and a local knot speaking the real frame
+ * formats, the real service in between, and /events read as the appview reads it.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { FakeJetstream } from "../helpers/fake-jetstream.ts";
+import { FakeKnot } from "../helpers/fake-knot.ts";
+import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
+import {
+  MEMBER,
+  memberRecord,
+  newTid,
+  OWNER,
+  pipelineRecord,
+  repoRecord,
+  STRANGER,
+} from "../helpers/wire.ts";
+import { connect } from "../helpers/ws.ts";
+
+const HOSTNAME = "spindle.test";
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+function upstreams() {
+  const jetstream = FakeJetstream.start();
+  const knot = FakeKnot.start();
+  cleanup.push(
+    () => jetstream.stop(),
+    () => knot.stop(),
+  );
+  return { jetstream, knot };
+}
+
+async function tackFor(jetstream: FakeJetstream, dir?: string): Promise<TestTack> {
+  const service = await startTestTack({
+    dir,
+    config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
+    overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
+  });
+  return service;
+}
+
+/** Registers `name` (owned by `did`, on `knot`) as a repo using this spindle. */
+function registerRepo(
+  jetstream: FakeJetstream,
+  did: string,
+  name: string,
+  knot: string,
+  spindle = HOSTNAME,
+) {
+  const rkey = newTid();
+  jetstream.commit(did, "sh.tangled.repo", "create", rkey, repoRecord({ name, knot, spindle }));
+  return rkey;
+}
+
+interface Status {
+  status: string;
+  pipeline: string;
+  workflow: string;
+  error?: string;
+}
+
+function statusesOf(frames: string[]): Status[] {
+  return frames.map((frame) => (JSON.parse(frame) as { event: Status }).event);
+}
+
+function forPipeline(frames: string[], knot: string, rkey: string): Status[] {
+  const uri = `at://did:web:${knot}/sh.tangled.pipeline/${rkey}`;
+  return statusesOf(frames).filter((status) => status.pipeline === uri);
+}
+
+/** How many times the service handed this pipeline's workflow to a provider. */
+function spawnsOf(service: TestTack, rkey: string): number {
+  return service.logs.filter(
+    (l) => l.msg === "dispatch: workflow spawned" && l.pipeline_rkey === rkey,
+  ).length;
+}
+
+describe("ingestion", () => {
+  test("repo record → knot followed → pipeline → fake provider → pending, running, success", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    expect(jetstream.connections[0]?.searchParams.getAll("wantedCollections")).toEqual([
+      "sh.tangled.spindle.member",
+      "sh.tangled.repo",
+      "sh.tangled.repo.collaborator",
+    ]);
+    registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "knot followed");
+    expect(knot.connections[0]?.pathname).toBe("/events");
+
+    const events = connect(`${service.ws}/events`);
+    await events.opened;
+    const rkey = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
+    );
+    const frames = await events.waitFor(3);
+    expect(statusesOf(frames)).toEqual([
+      expect.objectContaining({ status: "pending", workflow: "ci.yml" }),
+      expect.objectContaining({ status: "running", workflow: "ci.yml" }),
+      expect.objectContaining({ status: "success", workflow: "ci.yml" }),
+    ]);
+    for (const status of statusesOf(frames)) {
+      expect(status.pipeline).toBe(`at://did:web:${knot.host}/sh.tangled.pipeline/${rkey}`);
+    }
+    events.close();
+  });
+
+  test("rejected triggers emit no status and log why; bad workflows fail with a clear error", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    registerRepo(jetstream, OWNER, "app", knot.host);
+    registerRepo(jetstream, STRANGER, "evil", knot.host); // names us, but its owner is nobody here
+    registerRepo(jetstream, OWNER, "elsewhere", knot.host, "other-spindle.example");
+    // A member record written by someone who is not the owner admits nobody.
+    jetstream.commit(
+      STRANGER,
+      "sh.tangled.spindle.member",
+      "create",
+      newTid(),
+      memberRecord(STRANGER, HOSTNAME),
+    );
+    await until(() => knot.openConnections === 1, "knot followed");
+
+    const events = connect(`${service.ws}/events`);
+    await events.opened;
+    const rejected = {
+      stranger: knot.push(
+        "sh.tangled.pipeline",
+        pipelineRecord({ knot: knot.host, did: STRANGER, repo: "evil" }),
+      ),
+      notOurs: knot.push(
+        "sh.tangled.pipeline",
+        pipelineRecord({ knot: knot.host, did: OWNER, repo: "elsewhere" }),
+      ),
+      mismatch: knot.push(
+        "sh.tangled.pipeline",
+        pipelineRecord({ knot: "other.knot.example", did: OWNER, repo: "app" }),
+      ),
+      malformed: knot.push("sh.tangled.pipeline", { triggerMetadata: { kind: "push" } }),
+    };
+    knot.push("sh.tangled.git.refUpdate", { ref: "refs/heads/main" }); // not ours to act on
+    const noTack = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({
+        knot: knot.host,
+        did: OWNER,
+        repo: "app",
+        workflows: [
+          { name: "plain.yml", raw: "engine: nixery\nsteps:\n  - name: t\n    command: make\n" },
+          { name: "jenkins.yml", raw: "engine: tack\ntack:\n  jenkins: { job: x }\n" },
+          { name: "broken.yml", raw: "tack: [unclosed\n" },
+        ],
+      }),
+    );
+
+    const frames = await events.waitFor(3);
+    await Bun.sleep(100); // nothing else may follow
+    expect(frames).toHaveLength(3);
+    for (const rkey of Object.values(rejected))
+      expect(forPipeline(frames, knot.host, rkey)).toEqual([]);
+    const failed = forPipeline(frames, knot.host, noTack);
+    const byName = Object.fromEntries(failed.map((s) => [s.workflow, s]));
+    expect(Object.values(byName).map((s) => s.status)).toEqual(["failed", "failed", "failed"]);
+    expect(byName["plain.yml"]?.error).toStartWith('workflow has no "tack:" block');
+    expect(byName["jenkins.yml"]?.error).toBe(
+      'unknown provider "jenkins": this spindle runs "fake"',
+    );
+    expect(byName["broken.yml"]?.error).toStartWith("workflow YAML does not parse");
+
+    const reasons = service.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"));
+    expect(reasons.map((l) => [l.msg, l.pipeline_rkey])).toEqual([
+      ["trigger: rejected, repo owner is not the spindle owner or a member", rejected.stranger],
+      ["trigger: rejected, repo does not use this spindle", rejected.notOurs],
+      ["trigger: rejected, knot mismatch", rejected.mismatch],
+      ["trigger: rejected, malformed record", rejected.malformed],
+    ]);
+
+    // The appview's log view shows the same message.
+    const logs = connect(`${service.ws}/logs/${knot.host}/${noTack}/plain.yml`);
+    expect((await logs.closed).code).toBe(1000);
+    expect(JSON.parse(logs.frames[1] ?? "{}").content).toBe(byName["plain.yml"]?.error);
+    events.close();
+  });
+
+  test("a member admitted by the owner may run builds; removing the member stops it", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    registerRepo(jetstream, MEMBER, "lib", knot.host);
+    const memberRkey = newTid();
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.spindle.member",
+      "create",
+      memberRkey,
+      memberRecord(MEMBER, HOSTNAME),
+    );
+    await until(() => knot.openConnections === 1, "knot followed for the member's repo");
+
+    const events = connect(`${service.ws}/events`);
+    await events.opened;
+    const allowed = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: MEMBER, repo: "lib" }),
+    );
+    await until(
+      () => forPipeline(events.frames, knot.host, allowed).length >= 1,
+      "member's build pending",
+    );
+
+    jetstream.commit(OWNER, "sh.tangled.spindle.member", "delete", memberRkey);
+    // The member's repo was the only one on this knot: the knot is dropped.
+    await until(() => knot.openConnections === 0, "knot dropped");
+    expect(service.tack.knots.status()).toEqual([]);
+    events.close();
+  });
+
+  test("a repo switched to another spindle, or deleted, is untracked and its knot dropped", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    const rkey = registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "knot followed");
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "update",
+      rkey,
+      repoRecord({ name: "app", knot: knot.host, spindle: "" }),
+    );
+    await until(() => knot.openConnections === 0, "knot dropped after switch");
+    expect(service.tack.membership.trackedRepo(OWNER, "app", knot.host)).toBeUndefined();
+
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "update",
+      rkey,
+      repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
+    );
+    await until(() => knot.openConnections === 1, "knot followed again");
+    jetstream.commit(OWNER, "sh.tangled.repo", "delete", rkey);
+    await until(() => knot.openConnections === 0, "knot dropped after delete");
+  });
+
+  test("bad Jetstream frames and records are skipped; the cursor moves on", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    jetstream.sendRaw("not json {");
+    jetstream.sendRaw(JSON.stringify({ kind: "commit" }));
+    jetstream.commit(OWNER, "sh.tangled.repo", "create", newTid(), {
+      knot: knot.host,
+      spindle: HOSTNAME,
+    });
+    jetstream.sendRaw(JSON.stringify({ did: OWNER, time_us: 1, kind: "identity", identity: {} }));
+    registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "valid record after the bad ones applied");
+    const messages = service.logs.map((l) => l.msg);
+    expect(messages).toContain("jetstream: skipping a frame that is not JSON");
+    expect(messages).toContain("jetstream: skipping an invalid event");
+    expect(messages).toContain("jetstream: skipping an invalid record");
+  });
+
+  test("a knot that drops the connection and repeats a trigger: each trigger dispatched once", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "knot followed");
+    const events = connect(`${service.ws}/events`);
+    await events.opened;
+
+    const record = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" });
+    const first = knot.push("sh.tangled.pipeline", record);
+    await until(
+      () => forPipeline(events.frames, knot.host, first).length >= 1,
+      "first trigger pending",
+    );
+    knot.dropAll();
+    const second = knot.push("sh.tangled.pipeline", record); // stored while tack is away
+    await until(
+      () => knot.connections.length === 2 && knot.openConnections === 1,
+      "tack reconnected",
+    );
+    expect(knot.connections[1]?.searchParams.get("cursor")).toMatch(/^\d+$/);
+    knot.push("sh.tangled.pipeline", record, first); // the same trigger again
+    knot.push("sh.tangled.pipeline", record, second);
+
+    await until(
+      () => forPipeline(events.frames, knot.host, second).length === 3,
+      "second trigger done",
+    );
+    await until(
+      () => forPipeline(events.frames, knot.host, first).length === 3,
+      "first trigger done",
+    );
+    await Bun.sleep(200);
+    for (const rkey of [first, second]) {
+      expect(forPipeline(events.frames, knot.host, rkey).map((s) => s.status)).toEqual([
+        "pending",
+        "running",
+        "success",
+      ]);
+      expect(spawnsOf(service, rkey)).toBe(1);
+    }
+    events.close();
+  });
+
+  test("a restart between two triggers neither loses nor repeats one", async () => {
+    const { jetstream, knot } = upstreams();
+    const dir = tempDir();
+    const first = await tackFor(jetstream, dir);
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "knot followed");
+    const record = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" });
+    const before = knot.push("sh.tangled.pipeline", record);
+    await until(
+      () =>
+        first.tack.workflows.get({ knot: knot.host, pipelineRkey: before, name: "ci.yml" })
+          ?.status === "success",
+      "first trigger done",
+    );
+    await first.tack.stop();
+
+    const during = knot.push("sh.tangled.pipeline", record); // pushed while tack is down
+    const second = await tackFor(jetstream, dir);
+    cleanup.push(() => second[Symbol.asyncDispose]());
+    await until(() => knot.connections.length === 2, "knot followed again after restart");
+    // Resumed from durable cursors, not from scratch.
+    expect(knot.connections.at(-1)?.searchParams.get("cursor")).toMatch(/^\d+$/);
+    expect(jetstream.connections.at(-1)?.searchParams.get("cursor")).toMatch(/^\d+$/);
+
+    const events = connect(`${second.ws}/events`);
+    await until(
+      () => forPipeline(events.frames, knot.host, during).length === 3,
+      "trigger pushed during downtime done",
+    );
+    await Bun.sleep(200);
+    expect(forPipeline(events.frames, knot.host, before).map((s) => s.status)).toEqual([
+      "pending",
+      "running",
+      "success",
+    ]);
+    expect(forPipeline(events.frames, knot.host, during).map((s) => s.status)).toEqual([
+      "pending",
+      "running",
+      "success",
+    ]);
+    expect(spawnsOf(first, before) + spawnsOf(second, before)).toBe(1);
+    expect(spawnsOf(first, during) + spawnsOf(second, during)).toBe(1);
+    events.close();
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * A crash between accepting a trigger and handing its workflows to providers: the next start
+ * finishes the job, once.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { Triggers } from "../../src/pipeline/triggers.ts";
+import type { PipelineTrigger } from "../../src/tangled/lexicons.ts";
+import { memoryTack } from "../helpers/memory.ts";
+import { startTestTack, tempDir } from "../helpers/tack.ts";
+import { OWNER, pipelineRecord } from "../helpers/wire.ts";
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+test("accepted but undispatched triggers are dispatched at start, exactly once", async () => {
+  const dir = tempDir();
+  const knot = "knot.test";
+  const record = pipelineRecord({
+    knot,
+    did: OWNER,
+    repo: "app",
+    workflows: [
+      { name: "a.yml", raw: "tack: { fake: {} }" },
+      { name: "b.yml", raw: "tack: { fake: {} }" },
+    ],
+  }) as PipelineTrigger;
+  // The previous process: accepted the trigger, created a.yml as pending, then died.
+  const previous = memoryTack(undefined, join(dir, "tack.db"));
+  await new Triggers(previous.database.db, previous.writer).accept({
+    knot,
+    rkey: "3m6mxh2znw222",
+    record,
+  });
+  await previous.workflows.create(
+    { knot, pipelineRkey: "3m6mxh2znw222", name: "a.yml" },
+    { provider: "fake", options: {}, context: {} },
+    "pending",
+  );
+  previous.database.close();
+
+  await using service = await startTestTack({ dir });
+  const get = (name: string) =>
+    service.tack.workflows.get({ knot, pipelineRkey: "3m6mxh2znw222", name });
+  await until(
+    () => get("a.yml")?.status === "success" && get("b.yml")?.status === "success",
+    "both done",
+  );
+  const spawned = service.logs
+    .filter((l) => l.msg === "dispatch: workflow spawned")
+    .map((l) => l.workflow);
+  expect(spawned.sort()).toEqual(["a.yml", "b.yml"]);
+  const statuses = service.tack.broker.store
+    .after(0n, 100)
+    .map((row) => JSON.parse(row.event) as { workflow: string; status: string })
+    .map((s) => `${s.workflow}:${s.status}`);
+  expect(statuses.filter((s) => s.startsWith("a.yml"))).toEqual([
+    "a.yml:pending",
+    "a.yml:running",
+    "a.yml:success",
+  ]);
+  expect(statuses.filter((s) => s.startsWith("b.yml"))).toEqual([
+    "b.yml:pending",
+    "b.yml:running",
+    "b.yml:success",
+  ]);
+  const open = service.tack.database.sqlite
+    .query("select count(*) as n from triggers where dispatched_at is null")
+    .get() as { n: bigint };
+  expect(open.n).toBe(0n);
+});
