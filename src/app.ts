@@ -13,7 +13,9 @@ import { logsRoutes } from "./http/logs.ts";
 import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
 import type { OpenSockets } from "./http/sockets.ts";
+import { webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Workflows } from "./pipeline/workflows.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
 
@@ -30,6 +32,7 @@ export interface AppDeps {
   providers: ProviderRegistry;
   sockets: OpenSockets;
   log: Logger;
+  metrics: Metrics;
   events?: Partial<EventsOptions>;
 }
 
@@ -62,7 +65,8 @@ export function createApp(deps: AppDeps) {
         options: deps.events,
       }),
     )
-    .use(logsRoutes({ ...deps, log }));
+    .use(logsRoutes({ ...deps, log }))
+    .use(webhooksRoutes(deps));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -44,15 +44,66 @@ const Env = Type.Object({
     [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
     { default: "info", description: "one of debug, info, warn, error" },
   ),
+  TACK_BUILDKITE_TOKEN: Type.Optional(
+    Type.String({ description: "a Buildkite API access token (enables the buildkite provider)" }),
+  ),
+  TACK_BUILDKITE_ORG: Type.Optional(
+    Type.String({
+      pattern: "^[a-z0-9][a-z0-9-]*$",
+      description: "the Buildkite organization slug, e.g. my-org",
+    }),
+  ),
+  TACK_BUILDKITE_WEBHOOK_SECRET: Type.Optional(
+    Type.String({ description: "the token or signing secret of the Buildkite webhook" }),
+  ),
+  TACK_BUILDKITE_WEBHOOK_MODE: Type.Union([Type.Literal("token"), Type.Literal("signature")], {
+    default: "token",
+    description: "token or signature (how Buildkite webhooks are authenticated)",
+  }),
+  TACK_BUILDKITE_API_URL: Type.String({
+    default: "https://api.buildkite.com",
+    pattern: "^https?://[^\\s]+$",
+    description: "the Buildkite REST API base URL",
+  }),
+  TACK_GITHUB_TOKEN: Type.Optional(
+    Type.String({ description: "a GitHub token (enables the github provider)" }),
+  ),
+  TACK_GITHUB_WEBHOOK_SECRET: Type.Optional(
+    Type.String({ description: "the secret of the GitHub webhook" }),
+  ),
+  TACK_GITHUB_API_URL: Type.String({
+    default: "https://api.github.com",
+    pattern: "^https?://[^\\s]+$",
+    description: "the GitHub REST API base URL (GitHub Enterprise: https://<host>/api/v3)",
+  }),
 });
 type Env = Static<typeof Env>;
 
-/** Variables whose values must never be echoed back (filled in as providers add tokens). */
-const SECRET_VARIABLES = new Set<string>();
+/** Variables whose values must never be echoed back, in errors or logs. */
+const SECRET_VARIABLES = new Set<string>([
+  "TACK_BUILDKITE_TOKEN",
+  "TACK_BUILDKITE_WEBHOOK_SECRET",
+  "TACK_GITHUB_TOKEN",
+  "TACK_GITHUB_WEBHOOK_SECRET",
+]);
 
 export interface ListenAddress {
   hostname: string;
   port: number;
+}
+
+export interface BuildkiteConfig {
+  token: string;
+  org: string;
+  webhookSecret: string;
+  webhookMode: "token" | "signature";
+  apiUrl: string;
+}
+
+export interface GithubConfig {
+  token: string;
+  webhookSecret: string;
+  apiUrl: string;
 }
 
 export interface Config {
@@ -63,6 +114,10 @@ export interface Config {
   jetstreamUrl: string;
   dev: boolean;
   logLevel: LogLevel;
+  /** Present when TACK_BUILDKITE_TOKEN is set (then org and webhook secret are required). */
+  buildkite?: BuildkiteConfig;
+  /** Present when TACK_GITHUB_TOKEN is set (then the webhook secret is required). */
+  github?: GithubConfig;
 }
 
 export class ConfigError extends Error {}
@@ -105,11 +160,47 @@ export function loadConfig(
       jetstreamUrl: parsed.TACK_JETSTREAM_URL,
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
+      buildkite: buildkiteConfig(parsed),
+      github: githubConfig(parsed),
     },
     unknownVariables: Object.keys(env).filter(
       (key) => key.startsWith("TACK_") && !known.includes(key),
     ),
   };
+}
+
+function buildkiteConfig(env: Env): BuildkiteConfig | undefined {
+  const token = env.TACK_BUILDKITE_TOKEN;
+  if (token === undefined) return undefined;
+  const org = required(env.TACK_BUILDKITE_ORG, "TACK_BUILDKITE_ORG", "TACK_BUILDKITE_TOKEN");
+  const webhookSecret = required(
+    env.TACK_BUILDKITE_WEBHOOK_SECRET,
+    "TACK_BUILDKITE_WEBHOOK_SECRET",
+    "TACK_BUILDKITE_TOKEN",
+  );
+  return {
+    token,
+    org,
+    webhookSecret,
+    webhookMode: env.TACK_BUILDKITE_WEBHOOK_MODE,
+    apiUrl: env.TACK_BUILDKITE_API_URL.replace(/\/+$/, ""),
+  };
+}
+
+function githubConfig(env: Env): GithubConfig | undefined {
+  const token = env.TACK_GITHUB_TOKEN;
+  if (token === undefined) return undefined;
+  const webhookSecret = required(
+    env.TACK_GITHUB_WEBHOOK_SECRET,
+    "TACK_GITHUB_WEBHOOK_SECRET",
+    "TACK_GITHUB_TOKEN",
+  );
+  return { token, webhookSecret, apiUrl: env.TACK_GITHUB_API_URL.replace(/\/+$/, "") };
+}
+
+function required(value: string | undefined, variable: string, because: string): string {
+  if (value === undefined) throw new ConfigError(`${variable} is required when ${because} is set`);
+  return value;
 }
 
 /** ":8080" → all interfaces; "127.0.0.1:8080"; "[::1]:8080" → "::1". */

@@ -4,7 +4,7 @@
  * service; integration tests call it with port 0 and a temporary database.
  */
 import { type App, createApp } from "./app.ts";
-import type { Clock } from "./clock.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
 import { runMigrations } from "./db/migrate.ts";
@@ -14,10 +14,11 @@ import { EventStore } from "./eventlog/store.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import { TriggerProcessor } from "./pipeline/trigger.ts";
 import { Triggers } from "./pipeline/triggers.ts";
 import { Workflows } from "./pipeline/workflows.ts";
-import { createFakeProvider } from "./providers/fake/index.ts";
+import { configuredProviders } from "./providers/catalog.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { Cursors } from "./tangled/cursors.ts";
@@ -35,6 +36,7 @@ export interface Tack {
   workflows: Workflows;
   providers: ProviderRegistry;
   sockets: OpenSockets;
+  metrics: Metrics;
   membership: Membership;
   triggers: TriggerProcessor;
   jetstream: JetstreamConsumer;
@@ -52,6 +54,8 @@ export interface TackOverrides {
   streams?: Partial<Pick<StreamOptions, "minBackoffMs" | "maxBackoffMs" | "idleTimeoutMs">>;
   /** Extra providers beside the built-in ones (tests use this to stand in a failing CI). */
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
+  /** The fetch providers use for CI APIs (tests may record requests through it). */
+  fetch?: typeof fetch;
 }
 
 export async function startTack(
@@ -66,9 +70,20 @@ export async function startTack(
   );
   const store = new EventStore(database.db);
   const broker = new Broker(writer, store);
-  const workflows = new Workflows(database.db, writer, broker, overrides.clock);
+  const clock = overrides.clock ?? systemClock;
+  const metrics = new Metrics();
+  broker.onPublish = (nsid) => metrics.eventsPublished.inc({ nsid });
+  const workflows = new Workflows(database.db, writer, broker, clock);
   const providers = new ProviderRegistry([
-    createFakeProvider({ workflows, log }),
+    ...configuredProviders(config, {
+      db: database.db,
+      writer,
+      workflows,
+      log,
+      clock,
+      metrics,
+      fetch: overrides.fetch,
+    }),
     ...(overrides.providers?.({ workflows, log }) ?? []),
   ]);
   const sockets = new OpenSockets();
@@ -83,6 +98,7 @@ export async function startTack(
     workflows,
     providers,
     log,
+    onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
   });
   const knots = new KnotStreams({
     dev: config.dev,
@@ -110,6 +126,7 @@ export async function startTack(
     providers,
     sockets,
     log,
+    metrics,
     events: overrides.events,
   }).listen({ hostname: config.listen.hostname, port: config.listen.port });
   const server = app.server;
@@ -167,6 +184,7 @@ export async function startTack(
     workflows,
     providers,
     sockets,
+    metrics,
     membership,
     triggers,
     jetstream,

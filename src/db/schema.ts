@@ -130,3 +130,72 @@ export const triggers = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.knot, table.rkey] })],
 );
+
+/**
+ * Owner: src/providers/deliveries.ts. Webhook deliveries already accepted, per provider, so an
+ * exact replay or a CI's redelivery is acknowledged without being applied twice.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    provider: text("provider").notNull(),
+    deliveryId: text("delivery_id").notNull(),
+    receivedAt: int("received_at").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.provider, table.deliveryId] }),
+    index("webhook_deliveries_received_at").on(table.receivedAt),
+  ],
+);
+
+/**
+ * Owner: src/providers/buildkite/. One Buildkite build per workflow: the reference that lets
+ * webhooks, reconciliation, /logs and cancel find the build (org included, so a workflow that
+ * overrides the org is looked up in the right one).
+ */
+export const buildkiteBuilds = sqliteTable(
+  "buildkite_builds",
+  {
+    buildUuid: text("build_uuid").primaryKey(),
+    knot: text("knot").notNull(),
+    pipelineRkey: text("pipeline_rkey").notNull(),
+    workflow: text("workflow").notNull(),
+    org: text("org").notNull(),
+    pipeline: text("pipeline").notNull(),
+    number: int("number"),
+    webUrl: text("web_url"),
+    // Last Buildkite build state seen (scheduled, running, passed, …).
+    state: text("state"),
+    // Unix ms of the last webhook or poll that told us anything; drives reconciliation.
+    lastSeenAt: int("last_seen_at").notNull(),
+    createdAt: int("created_at").notNull(),
+  },
+  (table) => [
+    index("buildkite_builds_workflow").on(table.knot, table.pipelineRkey, table.workflow),
+  ],
+);
+
+/**
+ * Owner: src/providers/github/. One workflow_dispatch run per workflow. `correlation_id` is
+ * minted before dispatch and passed as an input; `run_id` is learned from the dispatch
+ * response or by finding the run whose name carries the correlation id.
+ */
+export const githubRuns = sqliteTable(
+  "github_runs",
+  {
+    correlationId: text("correlation_id").primaryKey(),
+    knot: text("knot").notNull(),
+    pipelineRkey: text("pipeline_rkey").notNull(),
+    workflow: text("workflow").notNull(),
+    // The runner repository, "owner/name", and its workflow file name or id.
+    repo: text("repo").notNull(),
+    workflowFile: text("workflow_file").notNull(),
+    runId: int("run_id").unique(),
+    htmlUrl: text("html_url"),
+    // Last GitHub status/conclusion seen ("queued", "in_progress", "completed:success", …).
+    state: text("state"),
+    lastSeenAt: int("last_seen_at").notNull(),
+    createdAt: int("created_at").notNull(),
+  },
+  (table) => [index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow)],
+);

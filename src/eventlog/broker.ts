@@ -23,6 +23,8 @@ export class Broker {
   private publisher: TopicPublisher | undefined;
   /** Wall-clock ms of the last live fan-out; /events uses it to ping only idle sockets. */
   lastBroadcastAt = 0;
+  /** Called after each commit (metrics). */
+  onPublish: (nsid: string) => void = () => {};
 
   constructor(
     private readonly writer: Writer,
@@ -52,6 +54,7 @@ export class Broker {
   }
 
   private broadcast(row: EventRow): void {
+    this.onPublish(row.nsid);
     this.lastBroadcastAt = Date.now();
     this.publisher?.publish(TOPIC_EVENTS, encodeFrame(row));
   }

@@ -36,6 +36,8 @@ export interface TriggerDeps {
   workflows: Workflows;
   providers: ProviderRegistry;
   log: Logger;
+  /** Called with every trigger's outcome (metrics). */
+  onOutcome?: (outcome: TriggerOutcome) => void;
 }
 
 export class TriggerProcessor {
@@ -48,6 +50,12 @@ export class TriggerProcessor {
 
   /** Resolves once the trigger is durably accepted (or rejected); dispatch continues after. */
   async accept(knot: string, rkey: string, event: unknown): Promise<TriggerOutcome> {
+    const outcome = await this.decide(knot, rkey, event);
+    this.deps.onOutcome?.(outcome);
+    return outcome;
+  }
+
+  private async decide(knot: string, rkey: string, event: unknown): Promise<TriggerOutcome> {
     const log = this.log.child({ knot, pipeline_rkey: rkey });
     if (!Value.Check(PipelineTriggerSchema, event)) {
       const error = Value.Errors(PipelineTriggerSchema, event).First();

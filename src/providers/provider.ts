@@ -9,7 +9,13 @@
  * provider's unfinished workflows so none is left `running` forever.
  */
 import { type Static, Type } from "@sinclair/typebox";
-import type { StoredWorkflow } from "../pipeline/workflows.ts";
+import type { Clock } from "../clock.ts";
+import type { Db } from "../db/client.ts";
+import type { Writer } from "../db/writer.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics, WebhookResult } from "../metrics.ts";
+import type { StoredWorkflow, Workflows } from "../pipeline/workflows.ts";
+import type { WebhookDeliveries } from "./deliveries.ts";
 
 export interface Provider {
   /** The key under `tack:` in workflow YAML that routes to this provider. */
@@ -29,6 +35,51 @@ export interface Provider {
   resume(workflows: StoredWorkflow[]): Promise<void>;
   /** Stops background work (timers, polls) at shutdown. */
   stop(): Promise<void>;
+  /**
+   * Handles `POST /webhooks/<name>` with the exact request bytes (a signature covers them).
+   * Contract (house rule 5): verify → 401; parse → 400; ignored on purpose → 200; applied
+   * durably (de-duplicated, forward-only) → 200; only our own failures are 5xx, so the CI
+   * retries exactly when it should. Providers without webhooks leave this out (404).
+   */
+  webhook?(request: WebhookRequest): Promise<WebhookResponse>;
+  /**
+   * For `tack check`: calls the CI's API to confirm the configured credentials work and carry
+   * what tack needs (e.g. token scopes). Never includes a secret in its output.
+   */
+  check?(): Promise<ProviderCheck[]>;
+}
+
+export interface ProviderCheck {
+  /** What was checked, e.g. "buildkite token scopes". */
+  name: string;
+  ok: boolean;
+  /** What was found, or what to fix. */
+  detail: string;
+}
+
+export interface WebhookRequest {
+  headers: Headers;
+  body: Uint8Array;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+  /** For tack_webhooks_total. */
+  result: WebhookResult;
+}
+
+/** What every provider factory receives from the composition root. */
+export interface ProviderDeps {
+  db: Db;
+  writer: Writer;
+  workflows: Workflows;
+  deliveries: WebhookDeliveries;
+  log: Logger;
+  clock: Clock;
+  metrics: Metrics;
+  /** Instrumented fetch (counts and times every API request for /metrics). */
+  fetch: typeof fetch;
 }
 
 export class LogsNotFoundError extends Error {}

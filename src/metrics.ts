@@ -1,0 +1,99 @@
+/**
+ * Prometheus metrics (served on /metrics). prom-client is the de-facto Node/Bun client, pure
+ * JavaScript, and works inside the compiled binary. Each service instance has its own
+ * Registry, so several instances (tests) never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type WebhookResult =
+  | "accepted"
+  | "duplicate"
+  | "ignored"
+  | "unauthorized"
+  | "bad_request"
+  | "too_large"
+  | "unconfigured"
+  | "error";
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly eventsPublished = new Counter({
+    name: "tack_events_published_total",
+    help: "Events committed to the event log and published on /events.",
+    labelNames: ["nsid"] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooks = new Counter({
+    name: "tack_webhooks_total",
+    help: "Webhook deliveries by provider and result.",
+    labelNames: ["provider", "result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly providerApiRequests = new Counter({
+    name: "tack_provider_api_requests_total",
+    help: "Requests to CI provider APIs by provider and outcome (ok, error: HTTP >= 400 or network).",
+    labelNames: ["provider", "outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly providerApiDuration = new Histogram({
+    name: "tack_provider_api_request_duration_seconds",
+    help: "Latency of CI provider API requests.",
+    labelNames: ["provider"] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly triggers = new Counter({
+    name: "tack_triggers_total",
+    help: "Pipeline triggers from knots by outcome (accepted, duplicate, or the rejection reason).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Wraps `fetch` so every request a provider makes is counted and timed. Providers receive
+   * this instead of the global fetch (tests substitute their own stand-in APIs by URL).
+   */
+  instrumentFetch(provider: string, fetchFn: typeof fetch = fetch): typeof fetch {
+    const wrapped = async (input: string | URL | Request, init?: RequestInit) => {
+      const stop = this.providerApiDuration.startTimer({ provider });
+      try {
+        const response = await fetchFn(input, init);
+        this.providerApiRequests.inc({
+          provider,
+          outcome: response.status >= 400 ? "error" : "ok",
+        });
+        return response;
+      } catch (error) {
+        this.providerApiRequests.inc({ provider, outcome: "error" });
+        throw error;
+      } finally {
+        stop();
+      }
+    };
+    return Object.assign(wrapped, { preconnect: fetchFn.preconnect });
+  }
+
+  /** A gauge whose value is read at scrape time. */
+  gauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    collect: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        collect((labels, value) => this.set(labels, value));
+      },
+    });
+  }
+}

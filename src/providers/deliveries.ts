@@ -1,0 +1,24 @@
+/**
+ * Owns `webhook_deliveries`: remembers which deliveries a provider already applied, keyed by
+ * the CI's delivery id (or a digest of the exact request for CIs without one), so replays
+ * and redeliveries are acknowledged without being applied twice.
+ */
+
+import { webhookDeliveries } from "../db/schema.ts";
+import type { Tx } from "../db/writer.ts";
+
+export class WebhookDeliveries {
+  /**
+   * Records the delivery inside the caller's transaction; false when it was seen before.
+   * Call it in the same transaction as the delivery's effects: a crash then loses neither.
+   */
+  firstSeen(tx: Tx, provider: string, deliveryId: string, now: number = Date.now()): boolean {
+    const inserted = tx
+      .insert(webhookDeliveries)
+      .values({ provider, deliveryId, receivedAt: now })
+      .onConflictDoNothing()
+      .returning({ id: webhookDeliveries.deliveryId })
+      .all();
+    return inserted.length === 1;
+  }
+}
