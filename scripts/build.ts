@@ -11,11 +11,12 @@
  */
 import { $ } from "bun";
 
-const targets = process.argv.slice(2);
-const commit =
-  (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+export async function currentCommit(): Promise<string> {
+  return (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+}
 
-for (const target of targets.length > 0 ? targets : [undefined]) {
+/** Builds one binary; returns its path. Throws with Bun's messages when the build fails. */
+export async function buildBinary(target: string | undefined, commit: string): Promise<string> {
   const outfile = target ? `dist/tack-${target.replace(/^bun-/, "")}` : "dist/tack";
   const result = await Bun.build({
     entrypoints: ["./src/main.ts"],
@@ -35,9 +36,15 @@ for (const target of targets.length > 0 ? targets : [undefined]) {
       autoloadBunfig: false,
     },
   });
-  if (!result.success) {
-    for (const message of result.logs) console.error(message);
-    process.exit(1);
+  if (!result.success)
+    throw new AggregateError(result.logs, `build for ${target ?? "this machine"} failed`);
+  return outfile;
+}
+
+if (import.meta.main) {
+  const commit = await currentCommit();
+  const targets = process.argv.slice(2);
+  for (const target of targets.length > 0 ? targets : [undefined]) {
+    console.log(`built ${await buildBinary(target, commit)} (${commit})`);
   }
-  console.log(`built ${outfile} (${commit})`);
 }

@@ -33,6 +33,7 @@ const tack = await startTack(
     jetstreamUrl: jetstream.url,
     dev: true,
     logLevel: "warn",
+    eventsRetentionMs: 0,
   },
   createLogger("warn"),
   { streams: { minBackoffMs: 100, maxBackoffMs: 1_000 } },

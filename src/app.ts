@@ -9,6 +9,7 @@
 import { Elysia } from "elysia";
 import type { EventStore } from "./eventlog/store.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
+import { type HealthReport, healthRoutes } from "./http/health.ts";
 import { logsRoutes } from "./http/logs.ts";
 import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
@@ -33,6 +34,7 @@ export interface AppDeps {
   sockets: OpenSockets;
   log: Logger;
   metrics: Metrics;
+  health: () => Promise<HealthReport>;
   events?: Partial<EventsOptions>;
 }
 
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps) {
       return plain(500, "internal error\n");
     })
     .use(rootRoutes())
+    .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))
     .use(
       eventsRoutes({

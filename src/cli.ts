@@ -4,6 +4,8 @@
  */
 export type Command =
   | { kind: "serve"; addr?: string }
+  | { kind: "check" }
+  | { kind: "backup"; target?: string }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string };
@@ -12,6 +14,8 @@ export const USAGE = `tack: a Tangled spindle that stitches any CI into Tangled
 
 Usage:
   tack [-addr host:port]   run the spindle (configuration from TACK_* variables)
+  tack check               check the configuration, the database and each CI's credentials
+  tack backup <file>       write a consistent copy of the database (safe while running)
   tack version             print the version and commit
   tack --help              print this help
 
@@ -23,9 +27,21 @@ Environment:
   TACK_JETSTREAM_URL  public    Jetstream subscribe URL
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
+  TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
+  TACK_BUILDKITE_*    -         Buildkite: TOKEN, ORG, WEBHOOK_SECRET, WEBHOOK_MODE, API_URL
+  TACK_GITHUB_*       -         GitHub Actions: TOKEN, WEBHOOK_SECRET, API_URL
 `;
 
 export function parseArgs(argv: string[]): Command {
+  if (argv[0] === "check") {
+    return argv.length === 1
+      ? { kind: "check" }
+      : { kind: "usage-error", message: "check takes no arguments" };
+  }
+  if (argv[0] === "backup") {
+    if (argv.length > 2) return { kind: "usage-error", message: "backup takes one file name" };
+    return { kind: "backup", target: argv[1] };
+  }
   let addr: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";

@@ -44,6 +44,11 @@ const Env = Type.Object({
     [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
     { default: "info", description: "one of debug, info, warn, error" },
   ),
+  TACK_EVENTS_RETENTION: Type.String({
+    default: "30d",
+    pattern: "^(?:0|[0-9]{1,6}[smhd])$",
+    description: "how long to keep events, e.g. 30d, 72h or 0 to keep everything",
+  }),
   TACK_BUILDKITE_TOKEN: Type.Optional(
     Type.String({ description: "a Buildkite API access token (enables the buildkite provider)" }),
   ),
@@ -114,6 +119,8 @@ export interface Config {
   jetstreamUrl: string;
   dev: boolean;
   logLevel: LogLevel;
+  /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
+  eventsRetentionMs: number;
   /** Present when TACK_BUILDKITE_TOKEN is set (then org and webhook secret are required). */
   buildkite?: BuildkiteConfig;
   /** Present when TACK_GITHUB_TOKEN is set (then the webhook secret is required). */
@@ -160,6 +167,7 @@ export function loadConfig(
       jetstreamUrl: parsed.TACK_JETSTREAM_URL,
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
+      eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),
       buildkite: buildkiteConfig(parsed),
       github: githubConfig(parsed),
     },
@@ -167,6 +175,19 @@ export function loadConfig(
       (key) => key.startsWith("TACK_") && !known.includes(key),
     ),
   };
+}
+
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30d" → ms; the schema pattern already guarantees the shape. */
+function parseDuration(text: string): number {
+  if (text === "0") return 0;
+  return Number(text.slice(0, -1)) * (UNIT_MS[text.slice(-1)] ?? 0);
+}
+
+/** `tack backup` needs only the database path, not a full service configuration. */
+export function loadDbPath(env: Record<string, string | undefined>): string {
+  return env.TACK_DB_PATH || "tack.db";
 }
 
 function buildkiteConfig(env: Env): BuildkiteConfig | undefined {

@@ -4,7 +4,9 @@
  * stderr naming the problem), 1 when the service cannot start.
  */
 import { parseArgs, USAGE } from "./cli.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { runBackup } from "./commands/backup.ts";
+import { runCheck } from "./commands/check.ts";
+import { ConfigError, loadConfig, loadDbPath } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { startTack } from "./tack.ts";
 import { COMMIT, VERSION } from "./version.ts";
@@ -21,6 +23,14 @@ async function main(): Promise<number> {
   if (command.kind === "version") {
     process.stdout.write(`tack ${VERSION} (${COMMIT})\n`);
     return 0;
+  }
+  if (command.kind === "check") {
+    return runCheck(Bun.env, (line) => process.stdout.write(`${line}\n`));
+  }
+  if (command.kind === "backup") {
+    return runBackup(loadDbPath(Bun.env), command.target, (line) =>
+      process.stdout.write(`${line}\n`),
+    );
   }
   if (command.kind === "usage-error") {
     process.stderr.write(`tack: ${command.message} (see tack --help)\n`);

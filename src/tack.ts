@@ -10,15 +10,18 @@ import { type OpenDb, openDb } from "./db/client.ts";
 import { runMigrations } from "./db/migrate.ts";
 import { Writer } from "./db/writer.ts";
 import { Broker } from "./eventlog/broker.ts";
+import { Retention } from "./eventlog/retention.ts";
 import { EventStore } from "./eventlog/store.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { createHealthCheck, registerServiceGauges } from "./observe.ts";
 import { TriggerProcessor } from "./pipeline/trigger.ts";
 import { Triggers } from "./pipeline/triggers.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { configuredProviders } from "./providers/catalog.ts";
+import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { Cursors } from "./tangled/cursors.ts";
@@ -41,6 +44,7 @@ export interface Tack {
   triggers: TriggerProcessor;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
+  retention: Retention;
   /** Graceful stop; idempotent. */
   stop(): Promise<void>;
 }
@@ -56,6 +60,8 @@ export interface TackOverrides {
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
   /** The fetch providers use for CI APIs (tests may record requests through it). */
   fetch?: typeof fetch;
+  /** Delay before the first retention pass (the pass then repeats hourly). */
+  retentionFirstDelayMs?: number;
 }
 
 export async function startTack(
@@ -72,6 +78,7 @@ export async function startTack(
   const broker = new Broker(writer, store);
   const clock = overrides.clock ?? systemClock;
   const metrics = new Metrics();
+  const deliveries = new WebhookDeliveries();
   broker.onPublish = (nsid) => metrics.eventsPublished.inc({ nsid });
   const workflows = new Workflows(database.db, writer, broker, clock);
   const providers = new ProviderRegistry([
@@ -82,6 +89,7 @@ export async function startTack(
       log,
       clock,
       metrics,
+      deliveries,
       fetch: overrides.fetch,
     }),
     ...(overrides.providers?.({ workflows, log }) ?? []),
@@ -92,8 +100,9 @@ export async function startTack(
     ownerDid: config.ownerDid,
     hostname: config.hostname,
   });
+  const acceptedTriggers = new Triggers(database.db, writer);
   const triggers = new TriggerProcessor({
-    triggers: new Triggers(database.db, writer),
+    triggers: acceptedTriggers,
     membership,
     workflows,
     providers,
@@ -118,6 +127,38 @@ export async function startTack(
     stream: overrides.streams,
   });
 
+  const retention = new Retention({
+    writer,
+    retentionMs: config.eventsRetentionMs,
+    clock,
+    log,
+    prunables: [
+      {
+        name: "events",
+        prune: (tx, cutoffMs, limit) => store.pruneBefore(tx, BigInt(cutoffMs) * 1_000_000n, limit),
+      },
+      {
+        name: "triggers",
+        prune: (tx, cutoffMs, limit) => acceptedTriggers.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "webhook_deliveries",
+        prune: (tx, cutoffMs, limit) => deliveries.pruneBefore(tx, cutoffMs, limit),
+      },
+    ],
+  });
+  let stopping: Promise<void> | undefined;
+  const observed = {
+    writer,
+    jetstream,
+    knots,
+    providers,
+    workflows,
+    sockets,
+    stopping: () => stopping !== undefined,
+  };
+  registerServiceGauges(metrics, observed);
+
   const app = createApp({
     ownerDid: config.ownerDid,
     store,
@@ -127,6 +168,7 @@ export async function startTack(
     sockets,
     log,
     metrics,
+    health: createHealthCheck(observed),
     events: overrides.events,
   }).listen({ hostname: config.listen.hostname, port: config.listen.port });
   const server = app.server;
@@ -153,8 +195,8 @@ export async function startTack(
   }
   knots.sync(membership.followedKnots());
   jetstream.start();
+  retention.start(overrides.retentionFirstDelayMs);
 
-  let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       // 1. Stop accepting; let in-flight HTTP requests (webhooks) finish within the grace.
@@ -162,7 +204,7 @@ export async function startTack(
       const deadline = Date.now() + (overrides.shutdownGraceMs ?? 5_000);
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
-      await Promise.all([jetstream.stop(), knots.stop()]);
+      await Promise.all([jetstream.stop(), knots.stop(), retention.stop()]);
       await triggers.stop();
       await Promise.all(providers.all().map((provider) => provider.stop()));
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
@@ -189,6 +231,7 @@ export async function startTack(
     triggers,
     jetstream,
     knots,
+    retention,
     stop,
   };
 }

@@ -25,6 +25,7 @@ describe("loadConfig", () => {
       jetstreamUrl: "wss://jetstream1.us-west.bsky.network/subscribe",
       dev: false,
       logLevel: "info",
+      eventsRetentionMs: 30 * 86_400_000,
     });
   });
 
@@ -115,5 +116,71 @@ describe("parseArgs", () => {
     expect(parseArgs(["--version"]).kind).toBe("version");
     expect(parseArgs(["-addr"]).kind).toBe("usage-error");
     expect(parseArgs(["serve", "now"]).kind).toBe("usage-error");
+  });
+});
+
+describe("provider configuration", () => {
+  test("Buildkite is enabled by its token and then needs org and webhook secret", () => {
+    expect(loadConfig(required).config.buildkite).toBeUndefined();
+    const { config } = loadConfig({
+      ...required,
+      TACK_BUILDKITE_TOKEN: "bkua_token",
+      TACK_BUILDKITE_ORG: "my-org",
+      TACK_BUILDKITE_WEBHOOK_SECRET: "whsec",
+      TACK_BUILDKITE_API_URL: "http://127.0.0.1:9999/",
+    });
+    expect(config.buildkite).toEqual({
+      token: "bkua_token",
+      org: "my-org",
+      webhookSecret: "whsec",
+      webhookMode: "token",
+      apiUrl: "http://127.0.0.1:9999",
+    });
+    expect(errorOf({ ...required, TACK_BUILDKITE_TOKEN: "t" })).toBe(
+      "TACK_BUILDKITE_ORG is required when TACK_BUILDKITE_TOKEN is set",
+    );
+    expect(errorOf({ ...required, TACK_BUILDKITE_TOKEN: "t", TACK_BUILDKITE_ORG: "o" })).toBe(
+      "TACK_BUILDKITE_WEBHOOK_SECRET is required when TACK_BUILDKITE_TOKEN is set",
+    );
+    expect(errorOf({ ...required, TACK_BUILDKITE_WEBHOOK_MODE: "hmac" })).toStartWith(
+      "TACK_BUILDKITE_WEBHOOK_MODE: invalid value",
+    );
+  });
+
+  test("GitHub is enabled by its token and then needs the webhook secret", () => {
+    const { config } = loadConfig({
+      ...required,
+      TACK_GITHUB_TOKEN: "ghp_x",
+      TACK_GITHUB_WEBHOOK_SECRET: "s",
+    });
+    expect(config.github).toEqual({
+      token: "ghp_x",
+      webhookSecret: "s",
+      apiUrl: "https://api.github.com",
+    });
+    expect(errorOf({ ...required, TACK_GITHUB_TOKEN: "ghp_x" })).toBe(
+      "TACK_GITHUB_WEBHOOK_SECRET is required when TACK_GITHUB_TOKEN is set",
+    );
+  });
+
+  test("secrets are never echoed in errors", () => {
+    const message = errorOf({
+      ...required,
+      TACK_BUILDKITE_TOKEN: "",
+      TACK_GITHUB_TOKEN: "ghp_secret",
+    });
+    expect(message).not.toContain("ghp_secret");
+  });
+
+  test("event retention takes a duration, or 0 to keep everything", () => {
+    expect(loadConfig({ ...required, TACK_EVENTS_RETENTION: "72h" }).config.eventsRetentionMs).toBe(
+      72 * 3_600_000,
+    );
+    expect(loadConfig({ ...required, TACK_EVENTS_RETENTION: "0" }).config.eventsRetentionMs).toBe(
+      0,
+    );
+    expect(errorOf({ ...required, TACK_EVENTS_RETENTION: "a month" })).toStartWith(
+      "TACK_EVENTS_RETENTION: invalid value",
+    );
   });
 });

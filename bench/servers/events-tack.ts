@@ -16,6 +16,7 @@ const tack = await startTack(
     jetstreamUrl: "ws://127.0.0.1:1/subscribe",
     dev: true,
     logLevel: "error",
+    eventsRetentionMs: 0,
   },
   silentLogger,
 );

@@ -45,6 +45,9 @@ export const workflows = sqliteTable(
     status: text("status").notNull(),
     error: text("error"),
     lastStatusSec: int("last_status_sec").notNull(),
+    // `created` of the latest status event: retention never prunes it, so every workflow the
+    // appview may still show keeps its current status on /events.
+    lastEventCreated: nanos("last_event_created"),
     // Set once the provider accepted the workflow; null when it failed before reaching one
     // (no `tack:` block, unknown provider, bad options), whose logs are then the error itself.
     spawnedAt: int("spawned_at"),
@@ -199,3 +202,12 @@ export const githubRuns = sqliteTable(
   },
   (table) => [index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow)],
 );
+
+/**
+ * Owner: src/http/health.ts. One row rewritten by each /healthz probe: proof that a commit
+ * (with its fsync) still goes through, not merely that the file opens.
+ */
+export const healthProbe = sqliteTable("health_probe", {
+  id: int("id").primaryKey(),
+  checkedAt: int("checked_at").notNull(),
+});

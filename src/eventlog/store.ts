@@ -2,9 +2,9 @@
  * Owns the `events` table: appends rows inside the caller's transaction and pages them out
  * by cursor. Nothing else reads or writes `events`.
  */
-import { asc, desc, gt, sql } from "drizzle-orm";
+import { and, asc, desc, gt, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { events } from "../db/schema.ts";
+import { events, workflows } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 import { canonicalJson, type JsonValue } from "./canonical-json.ts";
 import { CreatedClock } from "./clock.ts";
@@ -52,6 +52,29 @@ export class EventStore {
     };
     tx.insert(events).values(row).run();
     return row;
+  }
+
+  /**
+   * Deletes up to `limit` of the oldest events created before `cutoff`, except each
+   * workflow's latest status (workflows.last_event_created): what the appview may still show
+   * stays replayable. Returns how many rows went.
+   */
+  pruneBefore(tx: Tx, cutoff: bigint, limit: number): number {
+    const keep = tx
+      .select({ created: workflows.lastEventCreated })
+      .from(workflows)
+      .where(isNotNull(workflows.lastEventCreated));
+    const oldest = tx
+      .select({ created: events.created })
+      .from(events)
+      .where(and(lt(events.created, cutoff), notInArray(events.created, keep)))
+      .orderBy(asc(events.created))
+      .limit(limit);
+    return tx
+      .delete(events)
+      .where(inArray(events.created, oldest))
+      .returning({ created: events.created })
+      .all().length;
   }
 
   /** Up to `limit` rows with created > cursor, oldest first. */

@@ -123,7 +123,7 @@ export function eventsRoutes(deps: {
           blockedSince: undefined,
         };
         subscribers.set(ws.id, sub);
-        deps.sockets.add(raw);
+        deps.sockets.add(raw, "events");
         timer ??= setInterval(tick, Math.min(1000, options.pingIntervalMs / 2));
         log.debug("events: subscriber connected", { cursor: parsed.cursor });
         pump(sub);

@@ -51,7 +51,7 @@ export function logsRoutes(deps: {
       async open(ws) {
         const raw = ws.raw as ServerWebSocket<unknown>;
         const { lines, abort, id } = ws.data;
-        deps.sockets.add(raw);
+        deps.sockets.add(raw, "logs");
         try {
           for await (const line of lines) {
             if (abort.signal.aborted) return;

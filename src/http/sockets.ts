@@ -4,11 +4,20 @@
  */
 import type { ServerWebSocket } from "bun";
 
-export class OpenSockets {
-  private readonly sockets = new Set<ServerWebSocket<unknown>>();
+export type SocketKind = "events" | "logs";
 
-  add(ws: ServerWebSocket<unknown>): void {
-    this.sockets.add(ws);
+export class OpenSockets {
+  private readonly sockets = new Map<ServerWebSocket<unknown>, SocketKind>();
+
+  add(ws: ServerWebSocket<unknown>, kind: SocketKind): void {
+    this.sockets.set(ws, kind);
+  }
+
+  /** Open sockets of one kind (e.g. /events subscribers, for /metrics). */
+  count(kind: SocketKind): number {
+    let n = 0;
+    for (const k of this.sockets.values()) if (k === kind) n++;
+    return n;
   }
 
   delete(ws: ServerWebSocket<unknown>): void {
@@ -20,7 +29,7 @@ export class OpenSockets {
   }
 
   closeAll(code: number, reason: string): void {
-    for (const ws of this.sockets) ws.close(code, reason);
+    for (const ws of this.sockets.keys()) ws.close(code, reason);
     this.sockets.clear();
   }
 }

@@ -3,10 +3,10 @@
  * makes processing once-ever (decision 6) survive restarts and repeated deliveries.
  */
 import { Value } from "@sinclair/typebox/value";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { triggers } from "../db/schema.ts";
-import type { Writer } from "../db/writer.ts";
+import type { Tx, Writer } from "../db/writer.ts";
 import { PipelineTrigger } from "../tangled/lexicons.ts";
 
 export interface AcceptedTrigger {
@@ -47,6 +47,23 @@ export class Triggers {
         .where(and(eq(triggers.knot, knot), eq(triggers.rkey, rkey)))
         .run(),
     );
+  }
+
+  /**
+   * Forgets up to `limit` dispatched triggers received before `cutoffMs`. Only a knot replaying
+   * more than the retention period could repeat one, and knots do not.
+   */
+  pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
+    const old = tx
+      .select({ rowid: sql<number>`rowid` })
+      .from(triggers)
+      .where(and(isNotNull(triggers.dispatchedAt), lt(triggers.receivedAt, cutoffMs)))
+      .limit(limit);
+    return tx
+      .delete(triggers)
+      .where(inArray(sql`rowid`, old))
+      .returning({ rkey: triggers.rkey })
+      .all().length;
   }
 
   /** Accepted triggers whose workflows did not all reach a provider (a crash in between). */

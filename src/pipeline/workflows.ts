@@ -10,7 +10,7 @@
  * - Transitions of one workflow are serialized; the row update and the status event commit in
  *   one transaction, and the returned promise resolves only after that commit.
  */
-import { and, eq, isNull, ne } from "drizzle-orm";
+import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { workflows } from "../db/schema.ts";
@@ -67,6 +67,16 @@ export class Workflows {
   get(id: WorkflowId): StoredWorkflow | undefined {
     const row = this.db.select().from(workflows).where(matches(id)).get();
     return row && toStored(row);
+  }
+
+  /** How many workflows are in each status (for /metrics). */
+  countByStatus(): Record<string, number> {
+    const rows = this.db
+      .select({ status: workflows.status, count: sql<number>`count(*)` })
+      .from(workflows)
+      .groupBy(workflows.status)
+      .all();
+    return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
   }
 
   /** Workflows of `provider` that have not reached a terminal status (for resuming at start). */
@@ -157,7 +167,8 @@ export class Workflows {
           .where(and(matches(id), ne(workflows.status, status)))
           .run();
       }
-      this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+      const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+      tx.update(workflows).set({ lastEventCreated: event.created }).where(matches(id)).run();
       return true;
     });
   }

@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Workflows } from "../pipeline/workflows.ts";
 import { createBuildkiteProvider } from "./buildkite/index.ts";
-import { WebhookDeliveries } from "./deliveries.ts";
+import type { WebhookDeliveries } from "./deliveries.ts";
 import { createFakeProvider } from "./fake/index.ts";
 import { createGithubProvider } from "./github/index.ts";
 import type { Provider, ProviderDeps } from "./provider.ts";
@@ -22,15 +22,14 @@ export interface CatalogDeps {
   log: Logger;
   clock: Clock;
   metrics: Metrics;
+  deliveries: WebhookDeliveries;
   /** The fetch providers call (tests may pass one that records requests). */
   fetch?: typeof fetch;
 }
 
 export function configuredProviders(config: Config, deps: CatalogDeps): Provider[] {
-  const deliveries = new WebhookDeliveries();
   const depsFor = (name: string): ProviderDeps => ({
     ...deps,
-    deliveries,
     log: deps.log.child({ provider: name }),
     fetch: deps.metrics.instrumentFetch(name, deps.fetch),
   });

@@ -4,6 +4,7 @@
  * and redeliveries are acknowledged without being applied twice.
  */
 
+import { inArray, lt, sql } from "drizzle-orm";
 import { webhookDeliveries } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 
@@ -20,5 +21,19 @@ export class WebhookDeliveries {
       .returning({ id: webhookDeliveries.deliveryId })
       .all();
     return inserted.length === 1;
+  }
+
+  /** Forgets up to `limit` deliveries older than `cutoffMs` (replays that old are refused anyway). */
+  pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
+    const old = tx
+      .select({ rowid: sql<number>`rowid` })
+      .from(webhookDeliveries)
+      .where(lt(webhookDeliveries.receivedAt, cutoffMs))
+      .limit(limit);
+    return tx
+      .delete(webhookDeliveries)
+      .where(inArray(sql`rowid`, old))
+      .returning({ id: webhookDeliveries.deliveryId })
+      .all().length;
   }
 }

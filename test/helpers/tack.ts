@@ -28,6 +28,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     jetstreamUrl: "ws://127.0.0.1:1/subscribe",
     dev: true,
     logLevel: "debug",
+    eventsRetentionMs: 30 * 86_400_000,
     ...overrides,
   };
 }

@@ -49,3 +49,39 @@ test("an unknown argument exits 2", () => {
   expect(code).toBe(2);
   expect(stderr).toContain("--frobnicate");
 });
+
+test("tack check: a working configuration prints a table of OK rows and exits 0", () => {
+  const { code, stdout } = run(["check"], {
+    TACK_HOSTNAME: "spindle.example.com",
+    TACK_OWNER_DID: "did:plc:abc",
+  });
+  expect(code).toBe(0);
+  const lines = stdout.trim().split("\n");
+  expect(lines[0]).toMatch(/^CHECK\s+STATUS\s+DETAIL$/);
+  expect(lines.find((l) => l.startsWith("database"))).toMatch(
+    /^database\s+ok\s+tack\.db opened and migrated$/,
+  );
+});
+
+test("tack check: a bad configuration is a FAIL row and exit 2", () => {
+  const { code, stdout } = run(["check"], { TACK_HOSTNAME: "spindle.example.com" });
+  expect(code).toBe(2);
+  expect(stdout).toMatch(/configuration\s+FAIL\s+TACK_OWNER_DID is required/);
+});
+
+test("tack check never prints a secret", () => {
+  const { code, stdout, stderr } = run(["check"], {
+    TACK_HOSTNAME: "spindle.example.com",
+    TACK_OWNER_DID: "did:plc:abc",
+    TACK_BUILDKITE_TOKEN: "bkua_supersecret_value",
+  });
+  expect(code).toBe(2);
+  expect(stdout).toContain("TACK_BUILDKITE_ORG is required when TACK_BUILDKITE_TOKEN is set");
+  expect(stdout + stderr).not.toContain("supersecret");
+});
+
+test("tack backup without a file name explains itself and exits 2", () => {
+  const { code, stdout } = run(["backup"], {});
+  expect(code).toBe(2);
+  expect(stdout).toContain("name the file to write");
+});

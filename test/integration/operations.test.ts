@@ -1,0 +1,145 @@
+/** What an operator relies on: /healthz, /metrics, retention, backups. */
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { runBackup } from "../../src/commands/backup.ts";
+import { startTestTack, tempDir } from "../helpers/tack.ts";
+
+/** Parses Prometheus text exposition into "name{labels}" → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (!match?.[1] || !match[2]) throw new Error(`not exposition format: ${line}`);
+    samples.set(match[1], Number(match[2]));
+  }
+  return samples;
+}
+
+describe("/healthz", () => {
+  test("200 with the service's state while the database takes writes", async () => {
+    await using service = await startTestTack();
+    const response = await fetch(`${service.http}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: "ok",
+      database: { writable: true },
+      jetstream: { connected: false, lag_seconds: null },
+      knots: { followed: 0, connected: 0 },
+      providers: ["fake"],
+    });
+  });
+
+  test("503 when the database refuses writes", async () => {
+    await using service = await startTestTack();
+    service.tack.database.sqlite.run("PRAGMA query_only = ON");
+    const response = await fetch(`${service.http}/healthz`);
+    expect(response.status).toBe(503);
+    const report = (await response.json()) as {
+      status: string;
+      database: { writable: boolean; error: string };
+    };
+    expect(report.status).toBe("unavailable");
+    expect(report.database.writable).toBe(false);
+    expect(report.database.error).toContain("readonly");
+    service.tack.database.sqlite.run("PRAGMA query_only = OFF");
+    expect((await fetch(`${service.http}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("/metrics", () => {
+  test("exposes Prometheus text whose counters move when things happen", async () => {
+    await using service = await startTestTack();
+    const scrape = async () => {
+      const response = await fetch(`${service.http}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toStartWith("text/plain");
+      return parseMetrics(await response.text());
+    };
+    const before = await scrape();
+    expect(before.get("tack_events_subscribers")).toBe(0);
+    expect(before.get("tack_knots_followed")).toBe(0);
+
+    const subscriber = new WebSocket(`${service.ws}/events`);
+    await new Promise((resolve) => subscriber.addEventListener("open", resolve));
+    await service.tack.workflows.create(
+      { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "ci.yml" },
+      { provider: "fake", options: {}, context: {} },
+      "pending",
+    );
+    await service.tack.triggers.accept("knot.test", "3m6mxh2znw223", { not: "a pipeline" });
+    await fetch(`${service.http}/webhooks/buildkite`, { method: "POST", body: "{}" });
+
+    const after = await scrape();
+    expect(after.get('tack_events_published_total{nsid="sh.tangled.pipeline.status"}')).toBe(1);
+    expect(after.get("tack_events_subscribers")).toBe(1);
+    expect(after.get('tack_workflows{status="pending"}')).toBe(1);
+    expect(after.get('tack_triggers_total{outcome="malformed"}')).toBe(1);
+    expect(after.get('tack_webhooks_total{provider="buildkite",result="unconfigured"}')).toBe(1);
+    subscriber.close();
+  });
+});
+
+describe("retention", () => {
+  test("prunes old events but keeps every workflow's latest status", async () => {
+    let offsetMs = 0; // the service's clock, moved forward below
+    await using service = await startTestTack({
+      overrides: { clock: { now: () => Date.now() + offsetMs, sleep: (ms) => Bun.sleep(ms) } },
+    });
+    const { workflows, broker } = service.tack;
+    const a = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "a.yml" };
+    const b = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "b.yml" };
+    const init = { provider: "fake", options: {}, context: {} };
+    await workflows.create(a, init, "pending");
+    await workflows.create(b, init, "pending");
+    await workflows.transition(a, "failed", { error: "x" });
+    const noise = [];
+    for (let i = 0; i < 2_500; i++) noise.push(broker.publish("test.noise", { i }));
+    await Promise.all(noise);
+
+    offsetMs = 31 * 86_400_000; // everything is now older than the 30-day retention
+    const deleted = await service.tack.retention.runOnce();
+    expect(deleted.events).toBe(2_501); // 2,500 noise rows and a.yml's superseded "pending"
+    const left = broker.store
+      .after(0n, 100)
+      .map((row) => JSON.parse(row.event) as { workflow: string; status: string });
+    expect(left).toEqual([
+      expect.objectContaining({ workflow: "b.yml", status: "pending" }),
+      expect.objectContaining({ workflow: "a.yml", status: "failed" }),
+    ]);
+  });
+
+  test("nothing younger than the retention period is touched", async () => {
+    await using service = await startTestTack();
+    await service.tack.broker.publish("test.noise", { i: 1 });
+    const deleted = await service.tack.retention.runOnce();
+    expect(deleted.events).toBe(0);
+    expect(service.tack.broker.store.after(0n, 10)).toHaveLength(1);
+  });
+});
+
+describe("tack backup", () => {
+  test("a backup taken during writes opens cleanly and holds a consistent log", async () => {
+    await using service = await startTestTack();
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) await service.tack.broker.publish("test.noise", { i });
+    })();
+    await Bun.sleep(50);
+    const target = join(tempDir(), "backup.db");
+    const lines: string[] = [];
+    expect(runBackup(service.config.dbPath, target, (line) => lines.push(line))).toBe(0);
+    writing = false;
+    await writer;
+    expect(lines[0]).toStartWith(`tack backup: wrote ${target}`);
+    const copy = new Database(target, { readonly: true });
+    expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    const rows = copy.query("select created from events order by created").all() as {
+      created: number;
+    }[];
+    expect(rows.length).toBeGreaterThan(0);
+    copy.close();
+    expect(runBackup(service.config.dbPath, target, () => {})).toBe(1); // never overwrites
+  });
+});
