@@ -27,14 +27,15 @@ export function canonicalJson(value: JsonValue | undefined): string {
 function sortKeys(value: JsonValue | undefined): JsonValue | undefined {
   if (Array.isArray(value)) return value.map((item) => sortKeys(item) ?? null);
   if (value === null || typeof value !== "object") return value;
-  const sorted: { [key: string]: JsonValue } = {};
   // Byte-wise order as Go sorts map keys; plain sort() compares UTF-16 code units, which
-  // agrees for the ASCII keys lexicons use.
+  // agrees for the ASCII keys lexicons use. fromEntries (not assignment) keeps a "__proto__"
+  // key as data instead of changing the object's prototype.
+  const entries: [string, JsonValue][] = [];
   for (const key of Object.keys(value).sort()) {
     const item = sortKeys(value[key]);
-    if (item !== undefined) sorted[key] = item;
+    if (item !== undefined) entries.push([key, item]);
   }
-  return sorted;
+  return Object.fromEntries(entries);
 }
 
 /** JSON.stringify in the value's own key order, with Go's HTML escaping (for LogLine frames). */

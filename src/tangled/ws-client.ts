@@ -26,6 +26,12 @@ export interface StreamOptions {
 
 const PAUSE_AT = 256;
 const RESUME_AT = 32;
+/**
+ * Frames above this are dropped unread. Bun's client has no payload limit, so a hostile or
+ * broken upstream could otherwise have us parse and store arbitrarily large records; real
+ * Jetstream events and pipeline triggers (whole workflow files) are far below it.
+ */
+export const MAX_FRAME_BYTES = 4 << 20;
 
 export class ReconnectingStream {
   private socket: WebSocket | undefined;
@@ -66,6 +72,7 @@ export class ReconnectingStream {
       return;
     }
     const socket = new WebSocket(url);
+    socket.binaryType = "arraybuffer";
     this.socket = socket;
     this.armIdle(socket);
     socket.addEventListener("open", () => {
@@ -75,11 +82,18 @@ export class ReconnectingStream {
     socket.addEventListener("message", (event) => {
       this.attempt = 0;
       this.armIdle(socket);
-      this.queue.push(
+      // Upstreams send JSON text; a binary frame is decoded as UTF-8 text all the same.
+      const data =
         typeof event.data === "string"
           ? event.data
-          : new TextDecoder().decode(event.data as ArrayBuffer),
-      );
+          : new TextDecoder().decode(
+              event.data instanceof ArrayBuffer ? event.data : new Uint8Array(),
+            );
+      if (data.length > MAX_FRAME_BYTES) {
+        this.options.log.warn("stream: dropping an oversized frame", { bytes: data.length });
+        return;
+      }
+      this.queue.push(data);
       if (this.queue.length >= PAUSE_AT) socket.pause();
       this.processing ??= this.drain(socket);
     });

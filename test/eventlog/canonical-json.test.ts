@@ -14,3 +14,7 @@ test("canonical JSON drops undefined members", () => {
 test("goJson keeps insertion order and escapes line separators", () => {
   expect(goJson({ z: "\u2028", a: 1 })).toBe('{"z":"\\u2028","a":1}');
 });
+
+test('a "__proto__" key is kept as data (found by the property test)', () => {
+  expect(canonicalJson(JSON.parse('{"__proto__":0,"a":1}'))).toBe('{"__proto__":0,"a":1}');
+});

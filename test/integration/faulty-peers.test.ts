@@ -1,0 +1,167 @@
+/**
+ * Upstreams that misbehave: a knot that cuts a frame in half, sends garbage, unknown and
+ * oversized frames, repeats old triggers, breaks the WebSocket framing and stalls; a Jetstream
+ * that replays stale events. tack keeps serving, reconnects, and dispatches every trigger
+ * exactly once.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { FakeJetstream } from "../helpers/fake-jetstream.ts";
+import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
+import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import { newTid, OWNER, pipelineRecord, repoRecord, sortedJson } from "../helpers/wire.ts";
+
+const HOSTNAME = "spindle.test";
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+async function serviceFor(jetstream: FakeJetstream, idleTimeoutMs: number): Promise<TestTack> {
+  const service = await startTestTack({
+    config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
+    overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 100, idleTimeoutMs } },
+  });
+  cleanup.push(() => service[Symbol.asyncDispose]());
+  return service;
+}
+
+function spawns(service: TestTack, rkey: string): number {
+  return service.logs.filter(
+    (l) => l.msg === "dispatch: workflow spawned" && l.pipeline_rkey === rkey,
+  ).length;
+}
+
+test("a knot that cuts frames, sends garbage and repeats itself: every trigger runs once", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const connections: RawConnection[] = [];
+  const knot = await RawWsServer.start((connection) => connections.push(connection));
+  cleanup.push(() => knot.stop());
+  const service = await serviceFor(jetstream, 10_000);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    newTid(),
+    repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
+  );
+  await until(() => connections.length === 1, "knot followed");
+
+  const trigger = (rkey: string) =>
+    sortedJson({
+      event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
+      nsid: "sh.tangled.pipeline",
+      rkey,
+    });
+  const [a, b, c] = [newTid(), newTid(), newTid()];
+
+  connections[0]?.sendText(trigger(a));
+  await until(() => spawns(service, a) === 1, "first trigger spawned");
+  connections[0]?.sendHalfThenDrop(trigger(b)); // the connection dies inside a frame
+  await until(() => connections.length === 2, "reconnected after the cut");
+  expect(connections[1]?.url.searchParams.get("cursor")).toMatch(/^\d+$/);
+
+  const second = connections[1];
+  second?.sendText("}{ this is not JSON");
+  second?.sendText(
+    sortedJson({ event: { x: 1 }, nsid: "sh.tangled.somethingNew", rkey: newTid() }),
+  );
+  second?.sendText(JSON.stringify({ nsid: "sh.tangled.pipeline" }));
+  second?.sendText(
+    sortedJson({
+      event: { pad: "x".repeat(5 << 20) },
+      nsid: "sh.tangled.pipeline",
+      rkey: newTid(),
+    }),
+  );
+  second?.sendText(trigger(a)); // an old trigger again
+  second?.sendText(trigger(b)); // the one that was cut, replayed whole
+  second?.sendRawBytes(Uint8Array.from([0x83, 0x02, 0x00, 0x00])); // reserved opcode: a protocol error
+  await until(() => connections.length === 3, "reconnected after the protocol error");
+  connections[2]?.sendText(trigger(c));
+
+  await until(() => spawns(service, b) === 1 && spawns(service, c) === 1, "all triggers spawned");
+  await Bun.sleep(300); // anything repeated would have been dispatched by now
+  expect([spawns(service, a), spawns(service, b), spawns(service, c)]).toEqual([1, 1, 1]);
+  const messages = service.logs.map((l) => l.msg);
+  expect(messages).toContain("knot: skipping a frame that is not JSON");
+  expect(messages).toContain("knot: skipping a frame without rkey, nsid and event");
+  expect(messages).toContain("stream: dropping an oversized frame");
+  expect((await fetch(`${service.http}/healthz`)).status).toBe(200);
+});
+
+test("a knot that stalls after the handshake is replaced by the idle watchdog", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const connections: RawConnection[] = [];
+  const knot = await RawWsServer.start((connection) => connections.push(connection));
+  cleanup.push(() => knot.stop());
+  const service = await serviceFor(jetstream, 300);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    newTid(),
+    repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
+  );
+  await until(() => connections.length >= 3, "two reconnects of a silent knot");
+  const rkey = newTid();
+  connections
+    .at(-1)
+    ?.sendText(
+      sortedJson({
+        event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
+        nsid: "sh.tangled.pipeline",
+        rkey,
+      }),
+    );
+  await until(() => spawns(service, rkey) === 1, "trigger on the fresh connection spawned");
+  expect(service.logs.some((l) => l.msg === "stream: idle, reconnecting")).toBe(true);
+});
+
+test("a stale Jetstream event replayed after a newer one does not undo it", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const service = await serviceFor(jetstream, 10_000);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  const rkey = newTid();
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    rkey,
+    repoRecord({ name: "app", knot: "knot.test", spindle: HOSTNAME }),
+  );
+  const created = jetstream.events.at(-1)?.frame ?? "";
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "update",
+    rkey,
+    repoRecord({ name: "app", knot: "knot.test", spindle: "elsewhere" }),
+  );
+  jetstream.sendRaw(created); // an old "create" arriving late
+  const marker = newTid();
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    marker,
+    repoRecord({ name: "marker", knot: "knot.test", spindle: HOSTNAME }),
+  );
+  await until(
+    () => service.tack.membership.trackedRepo(OWNER, "marker", "knot.test") !== undefined,
+    "marker applied",
+  );
+  expect(service.tack.membership.trackedRepo(OWNER, "app", "knot.test")).toBeUndefined();
+});
