@@ -6,6 +6,7 @@
  * pub/sub topic in the same run, each server in its own process, subscribers in this one.
  */
 import { join } from "node:path";
+import { lineReader, type Row } from "./lib.ts";
 import { preciseNow } from "./servers/protocol.ts";
 
 const SCENARIOS = [
@@ -94,43 +95,53 @@ async function measure(
   };
 }
 
-function lineReader(stream: ReadableStream<Uint8Array>) {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  return {
-    async next(): Promise<string> {
-      while (!buffer.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("server exited");
-        buffer += decoder.decode(value);
-      }
-      const line = buffer.slice(0, buffer.indexOf("\n"));
-      buffer = buffer.slice(buffer.indexOf("\n") + 1);
-      return line;
-    },
-  };
-}
-
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-console.log(`/events fan-out — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores`);
-console.log(
-  "| subscribers | events | server | events/s | deliveries/s | p50 ms | p99 ms | tack/baseline events/s |",
-);
-console.log("|---:|---:|---|---:|---:|---:|---:|---:|");
-for (const { subscribers, events } of SCENARIOS) {
-  const baseline = await measure("baseline", subscribers, events);
-  const tack = await measure("tack", subscribers, events);
-  for (const [name, r] of [
-    ["bare Bun.serve", baseline],
-    ["tack", tack],
-  ] as const) {
-    const ratio =
-      name === "tack" ? `${fmt((tack.eventsPerSecond / baseline.eventsPerSecond) * 100)} %` : "";
-    console.log(
-      `| ${fmt(subscribers)} | ${fmt(events)} | ${name} | ${fmt(r.eventsPerSecond)} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`,
+/** Rows for the summary table (bench/run.ts). */
+export async function runFanout(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const { subscribers, events } of SCENARIOS) {
+    const baseline = await measure("baseline", subscribers, events);
+    const tack = await measure("tack", subscribers, events);
+    rows.push(
+      {
+        benchmark: `/events fan-out, ${fmt(subscribers)} subscriber(s)`,
+        unit: "events/s",
+        tack: tack.eventsPerSecond,
+        baseline: baseline.eventsPerSecond,
+        higherIsBetter: true,
+      },
+      {
+        benchmark: `/events p99 delivery, ${fmt(subscribers)} subscriber(s)`,
+        unit: "ms",
+        tack: tack.p99,
+        baseline: baseline.p99,
+        higherIsBetter: false,
+      },
     );
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  console.log(`/events fan-out — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores`);
+  console.log(
+    "| subscribers | events | server | events/s | deliveries/s | p50 ms | p99 ms | tack/baseline events/s |",
+  );
+  console.log("|---:|---:|---|---:|---:|---:|---:|---:|");
+  for (const { subscribers, events } of SCENARIOS) {
+    const baseline = await measure("baseline", subscribers, events);
+    const tack = await measure("tack", subscribers, events);
+    for (const [name, r] of [
+      ["bare Bun.serve", baseline],
+      ["tack", tack],
+    ] as const) {
+      const ratio =
+        name === "tack" ? `${fmt((tack.eventsPerSecond / baseline.eventsPerSecond) * 100)} %` : "";
+      console.log(
+        `| ${fmt(subscribers)} | ${fmt(events)} | ${name} | ${fmt(r.eventsPerSecond)} | ${fmt(r.deliveriesPerSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`,
+      );
+    }
   }
 }
