@@ -6,6 +6,8 @@
  * The log is opened *before* the upgrade, so an unknown workflow is a real HTTP 404 and a
  * provider failure a real 500 that the appview's dialer can report, not an immediate close.
  */
+
+import { Value } from "@sinclair/typebox/value";
 import type { ServerWebSocket } from "bun";
 import { Elysia, t } from "elysia";
 import { goJson } from "../eventlog/canonical-json.ts";
@@ -20,6 +22,7 @@ import type { OpenSockets } from "./sockets.ts";
 const HIGH_WATER = 1 << 20;
 
 const Segment = t.String({ minLength: 1, maxLength: 256 });
+const LogsParams = t.Object({ knot: Segment, rkey: Segment, workflow: Segment });
 
 export function logsRoutes(deps: {
   workflows: Workflows;
@@ -29,7 +32,9 @@ export function logsRoutes(deps: {
 }) {
   return new Elysia({ name: "logs" })
     .resolve(async ({ params, status }) => {
-      const { knot, rkey, workflow } = params as Record<"knot" | "rkey" | "workflow", string>;
+      // Checked here as well as on the route: resolve runs before route validation.
+      if (!Value.Check(LogsParams, params)) return status(400, "bad request: malformed path\n");
+      const { knot, rkey, workflow } = params;
       const id = { knot, pipelineRkey: rkey, name: workflow };
       const abort = new AbortController();
       try {
@@ -47,7 +52,7 @@ export function logsRoutes(deps: {
       }
     })
     .ws("/logs/:knot/:rkey/:workflow", {
-      params: t.Object({ knot: Segment, rkey: Segment, workflow: Segment }),
+      params: LogsParams,
       async open(ws) {
         const raw = ws.raw as ServerWebSocket<unknown>;
         const { lines, abort, id } = ws.data;

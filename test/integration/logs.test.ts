@@ -93,3 +93,12 @@ test("a running workflow's log is followed live until it finishes", async () => 
     })?.status,
   ).toBe("success");
 });
+
+test("an over-long path segment is a 400 before the upgrade", async () => {
+  await using service = await startTestTack();
+  const { status, body } = await upgradeStatus(
+    `${service.ws}/logs/knot.test/${"r".repeat(300)}/ci.yml`,
+  );
+  expect(status).toBe(400);
+  expect(body).toBe("bad request: malformed path\n");
+});
