@@ -51,7 +51,12 @@ export function createApp(deps: AppDeps) {
   })
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return plain(404, "404 page not found\n");
-      if (code === "VALIDATION") return plain(400, `bad request: ${error.message}\n`);
+      if (code === "VALIDATION") {
+        // One line naming the field, not Elysia's JSON dump of the schema.
+        const first = error.valueError;
+        const where = first ? `${error.type}${first.path}` : error.type;
+        return plain(400, `bad request: ${where}: ${first?.message ?? "invalid"}\n`);
+      }
       if (code === "PARSE") return plain(400, "bad request: malformed body\n");
       log.error("http: unhandled error", { err: error });
       return plain(500, "internal error\n");

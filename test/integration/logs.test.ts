@@ -100,5 +100,5 @@ test("an over-long path segment is a 400 before the upgrade", async () => {
     `${service.ws}/logs/knot.test/${"r".repeat(300)}/ci.yml`,
   );
   expect(status).toBe(400);
-  expect(body).toBe("bad request: malformed path\n");
+  expect(body).toBe("bad request: params/rkey: Expected string length less or equal to 256\n");
 });
