@@ -3,7 +3,27 @@
  * the server prints `ready <port>`, then for each stdin line `publish <count>` publishes that
  * many events (each carrying its send time) and prints `published`.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Config } from "../../src/config.ts";
+
 export const EVENT_BURST = 256;
+
+/** tack's configuration for benchmarks: loopback only, a fresh temporary database, no retention. */
+export function benchConfig(): Config {
+  const dir = mkdtempSync(join(tmpdir(), "tack-bench-"));
+  return {
+    hostname: "bench.test",
+    ownerDid: "did:plc:bench",
+    listen: { hostname: "127.0.0.1", port: 0 },
+    dbPath: join(dir, "tack.db"),
+    jetstreamUrl: "ws://127.0.0.1:1/subscribe",
+    dev: true,
+    logLevel: "error",
+    eventsRetentionMs: 0,
+  };
+}
 
 /** Milliseconds since the epoch with sub-ms precision, comparable across processes. */
 export function preciseNow(): number {

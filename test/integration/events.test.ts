@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { connect as netConnect } from "node:net";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import { connect, createdOf, upgradeStatus } from "../helpers/ws.ts";
 
 async function publishMany(service: TestTack, count: number, payload = "") {
@@ -13,14 +14,6 @@ async function publishMany(service: TestTack, count: number, payload = "") {
 
 function indexOf(frame: string): number {
   return (JSON.parse(frame) as { event: { i: number } }).event.i;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await Bun.sleep(5);
-  }
 }
 
 describe("/events", () => {

@@ -8,6 +8,7 @@ import { afterEach, expect, test } from "bun:test";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord, sortedJson } from "../helpers/wire.ts";
 
 const HOSTNAME = "spindle.test";
@@ -15,14 +16,6 @@ const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 async function serviceFor(jetstream: FakeJetstream, idleTimeoutMs: number): Promise<TestTack> {
   const service = await startTestTack({
@@ -116,15 +109,13 @@ test("a knot that stalls after the handshake is replaced by the idle watchdog", 
   );
   await until(() => connections.length >= 3, "two reconnects of a silent knot");
   const rkey = newTid();
-  connections
-    .at(-1)
-    ?.sendText(
-      sortedJson({
-        event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
-        nsid: "sh.tangled.pipeline",
-        rkey,
-      }),
-    );
+  connections.at(-1)?.sendText(
+    sortedJson({
+      event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
+      nsid: "sh.tangled.pipeline",
+      rkey,
+    }),
+  );
   await until(() => spawns(service, rkey) === 1, "trigger on the fresh connection spawned");
   expect(service.logs.some((l) => l.msg === "stream: idle, reconnecting")).toBe(true);
 });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import {
   MEMBER,
   memberRecord,
@@ -22,14 +23,6 @@ const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 function upstreams() {
   const jetstream = FakeJetstream.start();

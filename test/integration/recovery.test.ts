@@ -8,15 +8,8 @@ import { Triggers } from "../../src/pipeline/triggers.ts";
 import type { PipelineTrigger } from "../../src/tangled/lexicons.ts";
 import { memoryTack } from "../helpers/memory.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import { OWNER, pipelineRecord } from "../helpers/wire.ts";
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 test("accepted but undispatched triggers are dispatched at start, exactly once", async () => {
   const dir = tempDir();

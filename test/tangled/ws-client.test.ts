@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Server, ServerWebSocket } from "bun";
 import { silentLogger } from "../../src/log.ts";
 import { backoffDelay, ReconnectingStream } from "../../src/tangled/ws-client.ts";
+import { until } from "../helpers/wait.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -28,14 +29,6 @@ function server(onOpen: (ws: ServerWebSocket<{ url: string }>, index: number) =>
   });
   cleanup.push(() => srv.stop(true));
   return { urls, base: `ws://127.0.0.1:${srv.port}/` };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await Bun.sleep(5);
-  }
 }
 
 test("handles messages one at a time, in order, and rebuilds the URL on every reconnect", async () => {

@@ -1,0 +1,15 @@
+/**
+ * Waiting on a condition, never on the clock: polls until `condition` holds and fails with
+ * `what` after a deadline (a bound on a hang, not a speed assertion).
+ */
+export async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await Bun.sleep(5);
+  }
+}
