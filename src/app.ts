@@ -24,6 +24,8 @@ import type { ProviderRegistry } from "./providers/registry.ts";
 export const MAX_BODY_BYTES = 1 << 20;
 /** A live /events subscriber whose unsent frames exceed this is disconnected (resumes by cursor). */
 export const WS_BACKPRESSURE_LIMIT = 4 << 20;
+/** Clients have nothing to tell us over /events or /logs; a larger frame closes them (1009). */
+export const WS_MAX_INCOMING_FRAME = 64 << 10;
 
 export interface AppDeps {
   ownerDid: string;
@@ -45,6 +47,7 @@ export function createApp(deps: AppDeps) {
     websocket: {
       backpressureLimit: WS_BACKPRESSURE_LIMIT,
       closeOnBackpressureLimit: true,
+      maxPayloadLength: WS_MAX_INCOMING_FRAME,
       perMessageDeflate: false,
       idleTimeout: 120,
     },
