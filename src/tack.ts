@@ -78,7 +78,7 @@ export async function startTack(
   const broker = new Broker(writer, store);
   const clock = overrides.clock ?? systemClock;
   const metrics = new Metrics();
-  const deliveries = new WebhookDeliveries();
+  const deliveries = new WebhookDeliveries(database.db);
   broker.onPublish = (nsid) => metrics.eventsPublished.inc({ nsid });
   const workflows = new Workflows(database.db, writer, broker, clock);
   const providers = new ProviderRegistry([
@@ -145,6 +145,10 @@ export async function startTack(
         name: "webhook_deliveries",
         prune: (tx, cutoffMs, limit) => deliveries.pruneBefore(tx, cutoffMs, limit),
       },
+      ...providers.all().flatMap((provider) => {
+        const prune = provider.prune?.bind(provider);
+        return prune ? [{ name: `${provider.name}_builds`, prune }] : [];
+      }),
     ],
   });
   let stopping: Promise<void> | undefined;

@@ -77,7 +77,7 @@ export async function runCheck(
       log: silentLogger,
       clock: options.clock ?? systemClock,
       metrics: new Metrics(),
-      deliveries: new WebhookDeliveries(),
+      deliveries: new WebhookDeliveries(database.db),
       fetch: options.fetch,
     });
     if (!config.buildkite)

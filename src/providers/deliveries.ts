@@ -4,11 +4,33 @@
  * and redeliveries are acknowledged without being applied twice.
  */
 
-import { inArray, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
 import { webhookDeliveries } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 
 export class WebhookDeliveries {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Whether the delivery was already applied. Read before any work; the insert (firstSeen)
+   * comes last, after the delivery's effects, so a crash in between loses nothing.
+   */
+  seen(provider: string, deliveryId: string): boolean {
+    return (
+      this.db
+        .select({ id: webhookDeliveries.deliveryId })
+        .from(webhookDeliveries)
+        .where(
+          and(
+            eq(webhookDeliveries.provider, provider),
+            eq(webhookDeliveries.deliveryId, deliveryId),
+          ),
+        )
+        .get() !== undefined
+    );
+  }
+
   /**
    * Records the delivery inside the caller's transaction; false when it was seen before.
    * Call it in the same transaction as the delivery's effects: a crash then loses neither.

@@ -11,7 +11,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
-import type { Writer } from "../db/writer.ts";
+import type { Tx, Writer } from "../db/writer.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics, WebhookResult } from "../metrics.ts";
 import type { StoredWorkflow, Workflows } from "../pipeline/workflows.ts";
@@ -47,6 +47,11 @@ export interface Provider {
    * what tack needs (e.g. token scopes). Never includes a secret in its output.
    */
   check?(): Promise<ProviderCheck[]>;
+  /**
+   * For retention: forgets up to `limit` references to builds that finished before `cutoffMs`
+   * (Unix ms) inside `tx`, returning how many went. Their workflows keep their final status.
+   */
+  prune?(tx: Tx, cutoffMs: number, limit: number): number;
 }
 
 export interface ProviderCheck {

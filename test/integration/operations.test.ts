@@ -3,6 +3,8 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runBackup } from "../../src/commands/backup.ts";
+import { buildkiteBuilds } from "../../src/db/schema.ts";
+import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
 
 /** Parses Prometheus text exposition into "name{labels}" → value. */
@@ -141,5 +143,50 @@ describe("tack backup", () => {
     expect(rows.length).toBeGreaterThan(0);
     copy.close();
     expect(runBackup(service.config.dbPath, target, () => {})).toBe(1); // never overwrites
+  });
+});
+
+describe("retention of build references", () => {
+  test("finished Buildkite builds are forgotten after the retention period; running ones stay", async () => {
+    const fake = FakeBuildkite.start();
+    let offsetMs = 0;
+    await using service = await startTestTack({
+      config: {
+        buildkite: {
+          token: fake.token,
+          org: "acme",
+          webhookSecret: "s",
+          webhookMode: "token",
+          apiUrl: fake.url,
+        },
+      },
+      overrides: { clock: { now: () => Date.now() + offsetMs, sleep: (ms) => Bun.sleep(ms) } },
+    });
+    const row = (buildUuid: string, state: string) => ({
+      buildUuid,
+      knot: "knot.test",
+      pipelineRkey: "3m6mxh2znw222",
+      workflow: `${buildUuid}.yml`,
+      org: "acme",
+      pipeline: "app",
+      number: 1,
+      webUrl: null,
+      state,
+      lastSeenAt: Date.now(),
+      createdAt: Date.now(),
+    });
+    service.tack.database.db
+      .insert(buildkiteBuilds)
+      .values([row("finished-build", "passed"), row("running-build", "running")])
+      .run();
+    offsetMs = 31 * 86_400_000;
+    const deleted = await service.tack.retention.runOnce();
+    expect(deleted.buildkite_builds).toBe(1);
+    const left = service.tack.database.db
+      .select({ uuid: buildkiteBuilds.buildUuid })
+      .from(buildkiteBuilds)
+      .all();
+    expect(left).toEqual([{ uuid: "running-build" }]);
+    fake.stop();
   });
 });

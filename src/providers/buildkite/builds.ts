@@ -1,0 +1,126 @@
+/**
+ * Owns `buildkite_builds`: one row per Buildkite build tack started (or learned about from a
+ * webhook's tack:* meta_data before spawn stored it). The row is how webhooks, polls, /logs
+ * and cancel find a build, and `last_seen_at` is how reconciliation finds the quiet ones.
+ *
+ * Writes happen inside the caller's writer transaction, so a build's row changes in the same
+ * commit as whatever else the caller records (a webhook's delivery key).
+ */
+import { and, desc, eq, inArray, isNull, lt, notInArray, or } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { buildkiteBuilds } from "../../db/schema.ts";
+import type { Tx } from "../../db/writer.ts";
+import type { WorkflowId } from "../../pipeline/workflows.ts";
+import { stateRank } from "./states.ts";
+
+export type BuildRef = typeof buildkiteBuilds.$inferSelect;
+
+export interface BuildSighting {
+  buildUuid: string;
+  knot: string;
+  pipelineRkey: string;
+  workflow: string;
+  org: string;
+  pipeline: string;
+  number: number;
+  webUrl: string | null;
+  /** The effective Buildkite state seen (see states.ts), or null when unknown. */
+  state: string | null;
+}
+
+const FINISHED_STATES = ["passed", "failed", "canceled", "skipped", "not_run"];
+
+export class BuildkiteBuilds {
+  constructor(private readonly db: Db) {}
+
+  byUuid(buildUuid: string): BuildRef | undefined {
+    return this.db
+      .select()
+      .from(buildkiteBuilds)
+      .where(eq(buildkiteBuilds.buildUuid, buildUuid))
+      .get();
+  }
+
+  /** The workflow's builds, newest first (normally exactly one). */
+  forWorkflow(id: WorkflowId): BuildRef[] {
+    return this.db
+      .select()
+      .from(buildkiteBuilds)
+      .where(
+        and(
+          eq(buildkiteBuilds.knot, id.knot),
+          eq(buildkiteBuilds.pipelineRkey, id.pipelineRkey),
+          eq(buildkiteBuilds.workflow, id.name),
+        ),
+      )
+      .orderBy(desc(buildkiteBuilds.createdAt))
+      .all();
+  }
+
+  /** Retention: drops up to `limit` finished builds last seen before `cutoffMs`. */
+  pruneFinishedBefore(tx: Tx, cutoffMs: number, limit: number): number {
+    const old = tx
+      .select({ uuid: buildkiteBuilds.buildUuid })
+      .from(buildkiteBuilds)
+      .where(
+        and(
+          inArray(buildkiteBuilds.state, FINISHED_STATES),
+          lt(buildkiteBuilds.lastSeenAt, cutoffMs),
+        ),
+      )
+      .limit(limit);
+    return tx
+      .delete(buildkiteBuilds)
+      .where(inArray(buildkiteBuilds.buildUuid, old))
+      .returning({ uuid: buildkiteBuilds.buildUuid })
+      .all().length;
+  }
+
+  /** Builds whose last known state is not a finished one, quietest first. */
+  unfinished(limit: number): BuildRef[] {
+    return this.db
+      .select()
+      .from(buildkiteBuilds)
+      .where(or(isNull(buildkiteBuilds.state), notInArray(buildkiteBuilds.state, FINISHED_STATES)))
+      .orderBy(buildkiteBuilds.lastSeenAt)
+      .limit(limit)
+      .all();
+  }
+
+  /**
+   * Upserts what was just seen of a build. The identity of an existing row (workflow, org,
+   * pipeline) is kept; its state only moves forward, so a late webhook cannot make a finished
+   * build look unfinished (or the reverse); `last_seen_at` always advances.
+   */
+  record(tx: Tx, seen: BuildSighting, now: number): void {
+    const current = tx
+      .select()
+      .from(buildkiteBuilds)
+      .where(eq(buildkiteBuilds.buildUuid, seen.buildUuid))
+      .get();
+    if (!current) {
+      tx.insert(buildkiteBuilds)
+        .values({ ...seen, lastSeenAt: now, createdAt: now })
+        .run();
+      return;
+    }
+    const state = stateRank(seen.state) >= stateRank(current.state) ? seen.state : current.state;
+    tx.update(buildkiteBuilds)
+      .set({
+        number: seen.number,
+        webUrl: seen.webUrl ?? current.webUrl,
+        state,
+        lastSeenAt: Math.max(now, current.lastSeenAt),
+      })
+      .where(eq(buildkiteBuilds.buildUuid, seen.buildUuid))
+      .run();
+  }
+
+  /** Marks a build as looked at without news, so reconciliation moves on to quieter ones. */
+  touch(tx: Tx, buildUuid: string, now: number): void {
+    tx.update(buildkiteBuilds)
+      .set({ lastSeenAt: now })
+      .where(eq(buildkiteBuilds.buildUuid, buildUuid))
+      .run();
+  }
+}

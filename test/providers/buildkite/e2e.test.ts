@@ -1,0 +1,90 @@
+/**
+ * The whole path over loopback: a repo registered through a local Jetstream, a pipeline
+ * trigger from a local knot whose workflow says `tack: { buildkite: … }`, the build created on
+ * the Buildkite stand-in, signed webhooks back, and the statuses on /events as the appview
+ * reads them.
+ */
+import { expect, test } from "bun:test";
+import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
+import { FakeKnot } from "../../helpers/fake-knot.ts";
+import { newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
+import { connect } from "../../helpers/ws.ts";
+import { startHarness } from "./harness.ts";
+
+const WORKFLOW = [
+  "when:",
+  "  - event: [push]",
+  "    branch: main",
+  "engine: tack",
+  "tack:",
+  "  buildkite:",
+  "    pipeline: app-ci",
+  "    env:",
+  "      FROM_YAML: true",
+  "      RETRIES: 3",
+  "",
+].join("\n");
+
+test("knot trigger → Buildkite build → signed webhooks → /events", async () => {
+  const jetstream = FakeJetstream.start();
+  const knot = FakeKnot.start();
+  try {
+    await using h = await startHarness({ jetstreamUrl: jetstream.url });
+    await h.until(() => jetstream.openConnections === 1, "jetstream connection");
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "create",
+      newTid(),
+      repoRecord({ name: "app", knot: knot.host, spindle: "spindle.test" }),
+    );
+    await h.until(() => knot.openConnections === 1, "knot followed");
+
+    const events = connect(`${h.service.ws}/events`);
+    await events.opened;
+    const rkey = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({
+        knot: knot.host,
+        did: OWNER,
+        repo: "app",
+        workflows: [{ name: "ci.yml", raw: WORKFLOW }],
+      }),
+    );
+    await h.until(() => h.buildRows().length === 1, "build reference stored");
+    const build = h.fake.onlyBuild();
+    expect(build.meta_data).toEqual({
+      "tack:knot": knot.host,
+      "tack:pipeline_rkey": rkey,
+      "tack:workflow": "ci.yml",
+    });
+    expect(build.env).toMatchObject({
+      RETRIES: "3",
+      FROM_YAML: "true",
+      TACK_REPO_NAME: "app",
+      TACK_EVENT: "push",
+    });
+    expect(build.branch).toBe("main");
+
+    h.fake.update(build, { state: "running" });
+    expect((await h.send(h.fake.webhook("build.running", build))).status).toBe(200);
+    h.fake.update(build, { state: "passed" });
+    expect((await h.send(h.fake.webhook("build.finished", build))).status).toBe(200);
+
+    const frames = await events.waitFor(3);
+    const statuses = frames.map(
+      (frame) =>
+        (JSON.parse(frame) as { event: { status: string; pipeline: string; workflow: string } })
+          .event,
+    );
+    expect(statuses.map((s) => s.status)).toEqual(["pending", "running", "success"]);
+    for (const status of statuses) {
+      expect(status.pipeline).toBe(`at://did:web:${knot.host}/sh.tangled.pipeline/${rkey}`);
+      expect(status.workflow).toBe("ci.yml");
+    }
+    events.close();
+  } finally {
+    jetstream.stop();
+    knot.stop();
+  }
+});
