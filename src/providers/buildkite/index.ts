@@ -72,7 +72,6 @@ export function createBuildkiteProvider(
       handleWebhook(
         {
           secret: config,
-          db: deps.db,
           workflows: deps.workflows,
           deliveries: deps.deliveries,
           tracker,

@@ -19,7 +19,6 @@
 
 import { Value } from "@sinclair/typebox/value";
 import type { Clock } from "../../clock.ts";
-import type { Db } from "../../db/client.ts";
 import type { Logger } from "../../log.ts";
 import type { WebhookResult } from "../../metrics.ts";
 import { isTerminal } from "../../pipeline/status.ts";
@@ -39,7 +38,6 @@ const CONFIRM_TIMEOUT_MS = 5_000;
 
 export interface WebhookDeps {
   secret: { webhookSecret: string; webhookMode: "token" | "signature" };
-  db: Db;
   workflows: Workflows;
   deliveries: WebhookDeliveries;
   tracker: BuildTracker;
