@@ -11,6 +11,7 @@ import type { StoredWorkflow, WorkflowId } from "../../../src/pipeline/workflows
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
 import { buildkiteHeaders } from "../../helpers/sign-buildkite.ts";
 import { startTestTack, type TestTack } from "../../helpers/tack.ts";
+import { until } from "../../helpers/wait.ts";
 import { OWNER } from "../../helpers/wire.ts";
 
 export const TOKEN = "bk-test-token-0123456789";
@@ -197,10 +198,4 @@ export async function startHarness(
   };
 }
 
-export async function until(condition: () => boolean, what: string, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await Bun.sleep(5);
-  }
-}
+export { until };
