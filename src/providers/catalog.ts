@@ -36,6 +36,8 @@ export function configuredProviders(config: Config, deps: CatalogDeps): Provider
   const providers: Provider[] = [createFakeProvider({ workflows: deps.workflows, log: deps.log })];
   if (config.buildkite)
     providers.push(createBuildkiteProvider(config.buildkite, depsFor("buildkite")));
-  if (config.github) providers.push(createGithubProvider(config.github, depsFor("github")));
+  if (config.github) {
+    providers.push(createGithubProvider(config.github, depsFor("github"), { dev: config.dev }));
+  }
   return providers;
 }

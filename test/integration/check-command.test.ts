@@ -1,9 +1,12 @@
 /** `tack check` end to end against a local Buildkite API stand-in (issue 6). */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { runCheck } from "../../src/commands/check.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { tempDir } from "../helpers/tack.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 function env(apiUrl: string, token: string) {
   return {

@@ -1,7 +1,10 @@
 /** The real entry point as a process: exit codes and the one-line configuration errors. */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "../helpers/tack.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 

@@ -2,10 +2,13 @@
  * An event whose publish returned survives SIGKILL: same rkey, same order, after restart; and
  * stamps keep rising after the restart (no rkey or created is reused).
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "../helpers/tack.ts";
 import { connect, createdOf } from "../helpers/ws.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const ROOT = join(import.meta.dir, "..", "..");
 

@@ -1,8 +1,11 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect as netConnect } from "node:net";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { connect, createdOf, upgradeStatus } from "../helpers/ws.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 async function publishMany(service: TestTack, count: number, payload = "") {
   const rows = [];

@@ -4,12 +4,15 @@
  * that replays stale events. tack keeps serving, reconnects, and dispatches every trigger
  * exactly once.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord, sortedJson } from "../helpers/wire.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const HOSTNAME = "spindle.test";
 const cleanup: (() => unknown)[] = [];

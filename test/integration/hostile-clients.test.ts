@@ -3,10 +3,13 @@
  * frames, or arrive by the hundred. Each is ignored or closed; the service's memory stays
  * bounded (measured on a real child process).
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { tempDir } from "../helpers/tack.ts";
 import { connect } from "../helpers/ws.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 

@@ -2,7 +2,7 @@
  * End to end over loopback: a local Jetstream and a local knot speaking the real frame
  * formats, the real service in between, and /events read as the appview reads it.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
@@ -17,6 +17,9 @@ import {
   STRANGER,
 } from "../helpers/wire.ts";
 import { connect } from "../helpers/ws.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const HOSTNAME = "spindle.test";
 const cleanup: (() => unknown)[] = [];

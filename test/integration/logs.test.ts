@@ -1,4 +1,4 @@
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
@@ -6,6 +6,9 @@ import { isTerminal } from "../../src/pipeline/status.ts";
 import { LogLine, type Provider } from "../../src/providers/provider.ts";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
 import { connect, upgradeStatus } from "../helpers/ws.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const brokenCi: Provider = {
   name: "broken",

@@ -1,11 +1,14 @@
 /** What an operator relies on: /healthz, /metrics, retention, backups. */
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { runBackup } from "../../src/commands/backup.ts";
 import { buildkiteBuilds } from "../../src/db/schema.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 /** Parses Prometheus text exposition into "name{labels}" → value. */
 function parseMetrics(text: string): Map<string, number> {

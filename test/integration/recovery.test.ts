@@ -2,7 +2,7 @@
  * A crash between accepting a trigger and handing its workflows to providers: the next start
  * finishes the job, once.
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { Triggers } from "../../src/pipeline/triggers.ts";
 import type { PipelineTrigger } from "../../src/tangled/lexicons.ts";
@@ -10,6 +10,9 @@ import { memoryTack } from "../helpers/memory.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { OWNER, pipelineRecord } from "../helpers/wire.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 test("accepted but undispatched triggers are dispatched at start, exactly once", async () => {
   const dir = tempDir();

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
@@ -9,6 +9,9 @@ import { createFakeProvider } from "../../src/providers/fake/index.ts";
 import { LogLine } from "../../src/providers/provider.ts";
 import { ProviderRegistry } from "../../src/providers/registry.ts";
 import { fakeClock, memoryTack, statuses } from "../helpers/memory.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 function setup(clock = fakeClock(1_800_000_000_000).clock) {
   const tack = memoryTack(clock);

@@ -1,6 +1,9 @@
 /** `tack check` for Buildkite: token, scopes and organization, never the token itself. */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { startHarness, TOKEN } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 async function check(h: Awaited<ReturnType<typeof startHarness>>) {
   const provider = h.service.tack.providers.get("buildkite");

@@ -2,7 +2,7 @@
  * The REST client against the stand-in: the log tail survives a log that grows between its
  * HEAD and its GET, rate-limit headers are honoured, and refusals carry Buildkite's message.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import {
   BuildkiteApiError,
   BuildkiteClient,
@@ -10,6 +10,9 @@ import {
 } from "../../../src/providers/buildkite/client.ts";
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
 import { fastClock, TOKEN } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const stops: (() => void)[] = [];
 afterEach(() => {

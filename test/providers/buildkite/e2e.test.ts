@@ -4,12 +4,15 @@
  * the Buildkite stand-in, signed webhooks back, and the statuses on /events as the appview
  * reads them.
  */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
 import { connect } from "../../helpers/ws.ts";
 import { startHarness } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const WORKFLOW = [
   "when:",

@@ -1,6 +1,9 @@
 /** Cleaning Buildkite job logs into LogLine text. */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { cleanLine, LogLineSplitter } from "../../../src/providers/buildkite/log-text.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const ESC = "\u001b";
 

@@ -3,11 +3,14 @@
  * control start line, clean data lines, a control end line; a running build is followed
  * until it finishes. Also cancel (§7), which goes through the same build reference.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { LogLine } from "../../../src/providers/provider.ts";
 import { connect, upgradeStatus } from "../../helpers/ws.ts";
 import { type Harness, KNOT, startHarness } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const ESC = "\u001b";
 const BEL = "\u0007";

@@ -5,12 +5,15 @@
  */
 
 import { Database } from "bun:sqlite";
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
 import { tempDir } from "../../helpers/tack.ts";
 import { fastClock, startHarness, TOKEN } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const BUILD_GET = /\/builds\/\d+$/;
 const cleanup: (() => void)[] = [];

@@ -2,7 +2,7 @@
  * Spawn (issue 4 §2): the create-build request Buildkite receives, the stored reference, and
  * what a refusal (422), a rate limit (429) and an outage (5xx) do to the workflow.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { OWNER } from "../../helpers/wire.ts";
 import {
   KNOT,
@@ -14,6 +14,9 @@ import {
   startHarness,
   TOKEN,
 } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const CREATE = /^\/v2\/organizations\/[^/]+\/pipelines\/[^/]+\/builds$/;
 

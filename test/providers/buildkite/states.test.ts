@@ -1,7 +1,10 @@
 /** Buildkite build state → Tangled status, on build objects shaped like the API's. */
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import type { BuildkiteBuild } from "../../../src/providers/buildkite/schemas.ts";
 import { observe, stateRank } from "../../../src/providers/buildkite/states.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const URL = "https://buildkite.com/acme/app-ci/builds/7";
 const build = (patch: Partial<BuildkiteBuild>): BuildkiteBuild => ({

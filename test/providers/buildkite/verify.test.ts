@@ -2,9 +2,12 @@
  * Webhook authentication on its own: signatures made with node:crypto (sign-buildkite.ts),
  * checked by src/providers/buildkite/verify.ts.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { MAX_SIGNATURE_AGE_S, verifyDelivery } from "../../../src/providers/buildkite/verify.ts";
 import { buildkiteSignature } from "../../helpers/sign-buildkite.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 const SECRET = "s3cret-webhook-token";
 const NOW_MS = 1_800_000_000_000;

@@ -3,7 +3,7 @@
  * workflow through Tangled's statuses; duplicates, late and early deliveries never regress or
  * double it; every refused delivery answers its status code and writes nothing.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { systemClock } from "../../../src/clock.ts";
 import finishedFixture from "../../fixtures/buildkite/build.finished.json";
 import runningFixture from "../../fixtures/buildkite/build.running.json";
@@ -11,6 +11,9 @@ import type { FakeBuild, FakeBuildkite } from "../../helpers/fake-buildkite.ts";
 import { buildkiteHeaders, buildkiteSignature } from "../../helpers/sign-buildkite.ts";
 import { startTestTack } from "../../helpers/tack.ts";
 import { type Harness, SECRET, startHarness } from "./harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
 
 async function spawned(h: Harness, name = "ci.yml") {
   const { id, outcome } = await h.dispatch(name);

@@ -1,0 +1,145 @@
+/**
+ * Polls GitHub for runs that webhooks may have missed. GitHub never redelivers a failed
+ * delivery, and tack may have been down when one was sent, so webhooks are hints and this is
+ * the backstop: at start (`resume`: every open run at once) and every `reconcileIntervalMs`
+ * (runs not heard from for `staleAfterMs`, and dispatched runs whose id is still unknown).
+ *
+ * It spends the token's budget carefully: no pass while GitHub asked us to wait, or while fewer
+ * than `reserveRequests` remain before the hourly reset (dispatches come first).
+ */
+import type { Clock } from "../../clock.ts";
+import type { Logger } from "../../log.ts";
+import type { Workflows } from "../../pipeline/workflows.ts";
+import { GithubApiError, type GithubClient } from "./client.ts";
+import type { RunDispatcher } from "./dispatch.ts";
+import type { RunProgress } from "./progress.ts";
+import type { GithubRun, GithubRuns } from "./runs.ts";
+import { LOST } from "./states.ts";
+import { type GithubTiming, sleep } from "./timing.ts";
+
+export class Reconciler {
+  private chain: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: {
+      client: GithubClient;
+      runs: GithubRuns;
+      dispatcher: RunDispatcher;
+      progress: RunProgress;
+      workflows: Workflows;
+      log: Logger;
+      clock: Clock;
+      timing: GithubTiming;
+      signal: AbortSignal;
+    },
+  ) {}
+
+  /** Starts the periodic passes; they end when the signal aborts. */
+  start(): void {
+    this.loop ??= (async () => {
+      while (!this.deps.signal.aborted) {
+        await sleep(this.deps.timing.reconcileIntervalMs, this.deps.signal);
+        if (!this.deps.signal.aborted) await this.pass(false);
+      }
+    })();
+  }
+
+  /** Queues one pass (never two at once); `everything` polls runs heard from recently too. */
+  pass(everything: boolean): Promise<void> {
+    this.chain = this.chain.then(() =>
+      this.run(everything).catch((error: unknown) => {
+        this.deps.log.error("github reconcile: pass failed", { err: error });
+      }),
+    );
+    return this.chain;
+  }
+
+  /** Resolves once the loop and any queued pass have finished (after the signal aborted). */
+  async stopped(): Promise<void> {
+    await Promise.all([this.loop, this.chain]);
+  }
+
+  private async run(everything: boolean): Promise<void> {
+    const { client, clock, timing } = this.deps;
+    for (const run of this.deps.runs.open()) {
+      if (this.deps.signal.aborted) return;
+      // GitHub's reset times are wall-clock; staleness is measured on tack's clock.
+      const budget = client.budget();
+      const wallNow = Date.now();
+      if (budget.blockedUntil > wallNow) return;
+      if (
+        budget.remaining !== undefined &&
+        budget.remaining < timing.reserveRequests &&
+        (budget.resetAt ?? 0) > wallNow
+      ) {
+        this.deps.log.debug("github reconcile: paused to keep the rate-limit reserve", {
+          remaining: budget.remaining,
+        });
+        return;
+      }
+      try {
+        await this.reconcile(run, everything, clock.now());
+      } catch (error) {
+        this.deps.log.warn("github reconcile: poll failed", { err: error, ...fields(run) });
+        if (error instanceof GithubApiError && error.rateLimitedUntil !== undefined) return;
+      }
+    }
+  }
+
+  private async reconcile(run: GithubRun, everything: boolean, now: number): Promise<void> {
+    const workflow = this.deps.workflows.get(run.workflow);
+    if (!workflow) {
+      await this.deps.runs.close(run.correlationId, LOST);
+      return;
+    }
+    if (run.runId === null) {
+      if (await this.deps.dispatcher.find(run)) return;
+      if (now - run.createdAt < this.deps.timing.discoveryTimeoutMs) return;
+      await this.giveUp(
+        run,
+        `GitHub shows no run titled with correlation id ${run.correlationId}: the runner workflow needs "run-name: … \${{ inputs.correlation_id }}" (see docs/github.md)`,
+      );
+      return;
+    }
+    if (!everything && now - run.lastSeenAt < this.deps.timing.staleAfterMs) return;
+    let observed: Awaited<ReturnType<GithubClient["getRun"]>>;
+    try {
+      observed = await this.deps.client.getRun(run.repo, run.runId);
+    } catch (error) {
+      if (error instanceof GithubApiError && error.status === 404) {
+        await this.giveUp(run, `GitHub run ${run.runId} no longer exists in ${run.repo}`);
+        return;
+      }
+      throw error;
+    }
+    if (observed.status === null) return;
+    this.deps.log.debug("github reconcile: polled", {
+      ...fields(run),
+      status: observed.status,
+      conclusion: observed.conclusion,
+    });
+    await this.deps.progress.applyRun(run, {
+      status: observed.status,
+      conclusion: observed.conclusion,
+      htmlUrl: observed.html_url,
+    });
+  }
+
+  private async giveUp(run: GithubRun, error: string): Promise<void> {
+    this.deps.log.warn("github reconcile: giving up on run", { ...fields(run), reason: error });
+    await this.deps.workflows.transition(run.workflow, "failed", { error, exitCode: -1 });
+    await this.deps.runs.close(run.correlationId, LOST);
+    this.deps.progress.wake(run.correlationId);
+  }
+}
+
+function fields(run: GithubRun) {
+  return {
+    knot: run.workflow.knot,
+    pipeline_rkey: run.workflow.pipelineRkey,
+    workflow: run.workflow.name,
+    run_id: run.runId,
+    correlation_id: run.correlationId,
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * One Tangled pipeline, two CIs (issue 5): a workflow routed to Buildkite and one routed to
+ * GitHub Actions, each driven by its own signed webhooks, both reported on /events against the
+ * same pipeline AT-URI.
+ */
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
+import { FakeGithub, GITHUB_TOKEN } from "../helpers/fake-github.ts";
+import { FakeJetstream } from "../helpers/fake-jetstream.ts";
+import { FakeKnot } from "../helpers/fake-knot.ts";
+import { buildkiteHeaders } from "../helpers/sign-buildkite.ts";
+import { deliverGithub, WEBHOOK_SECRET } from "../helpers/sign-github.ts";
+import { startTestTack } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
+import { newTid, OWNER, pipelineRecord, repoRecord } from "../helpers/wire.ts";
+import { connect } from "../helpers/ws.ts";
+import { runPayload } from "../providers/github/harness.ts";
+
+// Real servers and processes: some tests take seconds (bun resets the default per file).
+setDefaultTimeout(30_000);
+
+const BK_SECRET = "whsec-mixed-0123456789";
+
+test("a pipeline with a Buildkite and a GitHub workflow reports both on /events", async () => {
+  const jetstream = FakeJetstream.start();
+  const knot = FakeKnot.start();
+  const buildkite = FakeBuildkite.start();
+  const github = FakeGithub.start();
+  try {
+    await using service = await startTestTack({
+      config: {
+        jetstreamUrl: jetstream.url,
+        buildkite: {
+          token: buildkite.token,
+          org: "acme",
+          webhookSecret: BK_SECRET,
+          webhookMode: "signature",
+          apiUrl: buildkite.url,
+        },
+        github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
+      },
+      overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
+    });
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "create",
+      newTid(),
+      repoRecord({ name: "app", knot: knot.host, spindle: "spindle.test" }),
+    );
+    await until(() => knot.openConnections === 1, "knot followed");
+    const events = connect(`${service.ws}/events`);
+    await events.opened;
+
+    const rkey = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({
+        knot: knot.host,
+        did: OWNER,
+        repo: "app",
+        workflows: [
+          { name: "bk.yml", raw: "engine: tack\ntack:\n  buildkite: { pipeline: app-ci }\n" },
+          {
+            name: "gh.yml",
+            raw: "engine: tack\ntack:\n  github: { repo: acme/tangled-runner, workflow: tangled.yml }\n",
+          },
+        ],
+      }),
+    );
+    await until(
+      () => buildkite.builds.size === 1 && github.runs.size === 1,
+      "both CIs received their build",
+    );
+
+    // Buildkite: running, then passed.
+    const build = buildkite.onlyBuild();
+    for (const [state, event] of [
+      ["running", "build.running"],
+      ["passed", "build.finished"],
+    ] as const) {
+      buildkite.update(build, { state });
+      const body = JSON.stringify(buildkite.webhook(event, build));
+      const response = await fetch(`${service.http}/webhooks/buildkite`, {
+        method: "POST",
+        headers: buildkiteHeaders({
+          mode: "signature",
+          secret: BK_SECRET,
+          event,
+          body,
+          nowMs: Date.now(),
+        }),
+        body,
+      });
+      expect(response.status).toBe(200);
+    }
+    // GitHub: in progress, then failed.
+    const run = github.lastRun();
+    for (const [status, conclusion] of [
+      ["in_progress", null],
+      ["completed", "failure"],
+    ] as const) {
+      github.setRun(run.id, { status, conclusion });
+      expect(
+        (
+          await deliverGithub(service.http, {
+            event: "workflow_run",
+            payload: runPayload(github.lastRun()),
+          })
+        ).status,
+      ).toBe(200);
+    }
+
+    const uri = `at://did:web:${knot.host}/sh.tangled.pipeline/${rkey}`;
+    const statusesOf = (workflow: string) =>
+      events.frames
+        .map(
+          (frame) =>
+            (JSON.parse(frame) as { event: { pipeline: string; workflow: string; status: string } })
+              .event,
+        )
+        .filter((status) => status.pipeline === uri && status.workflow === workflow)
+        .map((status) => status.status);
+    await until(
+      () => statusesOf("bk.yml").includes("success") && statusesOf("gh.yml").includes("failed"),
+      "both finished",
+    );
+    expect(statusesOf("bk.yml")).toEqual(["pending", "running", "success"]);
+    expect(statusesOf("gh.yml")).toEqual(["pending", "running", "failed"]);
+    events.close();
+  } finally {
+    jetstream.stop();
+    knot.stop();
+    buildkite.stop();
+    github.stop();
+  }
+});
