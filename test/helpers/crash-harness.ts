@@ -11,7 +11,7 @@
  * Used by scripts/crash-test.ts (full size) and test/integration/crash-kill.test.ts (small).
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { FakeBuildkite } from "./fake-buildkite.ts";
 import { FakeJetstream } from "./fake-jetstream.ts";
 import { FakeKnot } from "./fake-knot.ts";
@@ -81,7 +81,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   };
   const command =
     options.binary && existsSync(options.binary)
-      ? [options.binary]
+      ? [resolve(options.binary)]
       : ["bun", join(ROOT, "src/main.ts")];
   const start = () => startTack([...command, "-addr", "127.0.0.1:0"], dir, env);
 

@@ -1,0 +1,43 @@
+/**
+ * `bun scripts/crash-test.ts [kills] [triggers per round] [webhooks per round] [binary]`:
+ * the full-size crash-safety run (issue 7). Kills tack with SIGKILL at random moments while
+ * pipeline triggers and signed Buildkite webhooks arrive, restarts it, and reports what was
+ * lost or repeated (the goal: nothing). Loopback only. Exit code 1 if anything was.
+ */
+import { runCrashTest } from "../test/helpers/crash-harness.ts";
+
+const [kills = "30", triggers = "3", webhooks = "10", binary] = process.argv.slice(2);
+const started = performance.now();
+const report = await runCrashTest({
+  kills: Number(kills),
+  triggersPerRound: Number(triggers),
+  webhooksPerRound: Number(webhooks),
+  binary,
+  log: (line) => console.error(line),
+});
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+const problems =
+  report.lostTriggers.length +
+  report.repeatedDispatches.length +
+  report.repeatedBuilds.length +
+  report.lostWebhooks.length +
+  report.repeatedRkeys +
+  report.cursorRegressions +
+  report.unfinishedWorkflows.length;
+console.log(`| kills (SIGKILL) | ${report.kills} |
+| triggers pushed / workflows | ${report.triggers} / ${report.workflows} |
+| Buildkite builds created | ${report.builds} |
+| webhooks sent / answered 200 | ${report.webhooksSent} / ${report.webhooksAcknowledged} |
+| status events on /events | ${report.events} |
+| triggers lost | ${report.lostTriggers.length} |
+| workflows dispatched twice | ${report.repeatedDispatches.length} |
+| Buildkite builds created twice | ${report.repeatedBuilds.length} |
+| acknowledged webhooks not reflected | ${report.lostWebhooks.length} |
+| repeated status rkeys | ${report.repeatedRkeys} |
+| /events cursor regressions | ${report.cursorRegressions} |
+| workflows never finished | ${report.unfinishedWorkflows.length} |
+| run time | ${seconds} s |`);
+if (problems > 0) {
+  console.error(JSON.stringify(report, null, 2));
+  process.exit(1);
+}
