@@ -9,10 +9,12 @@ import { runFanout } from "./events.ts";
 import { printTable, type Row } from "./lib.ts";
 import { runMemory } from "./memory.ts";
 import { runStartup } from "./startup.ts";
+import { runWebhooks } from "./webhooks.ts";
 
 const rows: Row[] = [];
 for (const [name, bench] of [
   ["fan-out", runFanout],
+  ["webhooks", runWebhooks],
   ["backlog", runBacklog],
   ["startup", runStartup],
   ["memory", runMemory],

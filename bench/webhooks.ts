@@ -21,6 +21,7 @@ import { dispatchWorkflow } from "../src/pipeline/dispatch.ts";
 import { startTack } from "../src/tack.ts";
 import { FakeBuildkite } from "../test/helpers/fake-buildkite.ts";
 import { buildkiteHeaders } from "../test/helpers/sign-buildkite.ts";
+import type { Row } from "./lib.ts";
 
 const WEBHOOKS = 4_000;
 const CONCURRENCY = 64;
@@ -29,10 +30,40 @@ const TOKEN = "bench-buildkite-token";
 const SECRET = "bench-webhook-secret-0123456789";
 const KNOT = "knot.bench.example";
 
-const mode = process.argv[2];
-if (mode === "serve-tack") await serveTack(process.argv[3] ?? "", Number(process.argv[4]));
-else if (mode === "serve-baseline") await serveBaseline();
-else await drive();
+if (import.meta.main) {
+  const mode = process.argv[2];
+  if (mode === "serve-tack") await serveTack(process.argv[3] ?? "", Number(process.argv[4]));
+  else if (mode === "serve-baseline") await serveBaseline();
+  else printResults(await measureWebhooks());
+}
+
+/** Rows for the summary table (bench/run.ts). */
+export async function runWebhooks(): Promise<Row[]> {
+  const { baseline, fresh, replayed } = await measureWebhooks();
+  return [
+    {
+      benchmark: "signed webhook ingest (verify, de-dup, commit, publish)",
+      unit: "webhooks/s",
+      tack: fresh.perSecond,
+      baseline: baseline.perSecond,
+      higherIsBetter: true,
+    },
+    {
+      benchmark: "signed webhook ingest p99",
+      unit: "ms",
+      tack: fresh.p99,
+      baseline: baseline.p99,
+      higherIsBetter: false,
+    },
+    {
+      benchmark: "replayed webhook (verify, de-dup → duplicate)",
+      unit: "webhooks/s",
+      tack: replayed.perSecond,
+      baseline: baseline.perSecond,
+      higherIsBetter: true,
+    },
+  ];
+}
 
 interface Delivery {
   body: string;
@@ -46,16 +77,9 @@ interface Result {
   failures: number;
 }
 
-async function drive(): Promise<void> {
+async function measureWebhooks(): Promise<{ baseline: Result; fresh: Result; replayed: Result }> {
   const fake = FakeBuildkite.start(TOKEN);
   const total = WARMUP + WEBHOOKS;
-  console.log(
-    `Buildkite webhooks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${WEBHOOKS.toLocaleString("en-US")} deliveries, ${CONCURRENCY} in flight`,
-  );
-  console.log(
-    "| server | deliveries | webhooks/s | p50 ms | p99 ms | wrong answers | vs bare Bun.serve |",
-  );
-  console.log("|---|---|---:|---:|---:|---:|---:|");
 
   const tack = await start(["serve-tack", fake.url, String(total)]);
   const deliveries = [...fake.builds.values()].map((build) => {
@@ -82,7 +106,25 @@ async function drive(): Promise<void> {
   const baseline = await fire(bare.url, deliveries.slice(WARMUP), "ok\n");
   await bare.stop();
   fake.stop();
+  return { baseline, fresh, replayed };
+}
 
+function printResults({
+  baseline,
+  fresh,
+  replayed,
+}: {
+  baseline: Result;
+  fresh: Result;
+  replayed: Result;
+}): void {
+  console.log(
+    `Buildkite webhooks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${WEBHOOKS.toLocaleString("en-US")} deliveries, ${CONCURRENCY} in flight`,
+  );
+  console.log(
+    "| server | deliveries | webhooks/s | p50 ms | p99 ms | wrong answers | vs bare Bun.serve |",
+  );
+  console.log("|---|---|---:|---:|---:|---:|---:|");
   const row = (name: string, what: string, r: Result, ratio: boolean) =>
     console.log(
       `| ${name} | ${what} | ${fmt(r.perSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.failures} | ${ratio ? `${fmt((r.perSecond / baseline.perSecond) * 100, 1)} %` : ""} |`,
@@ -129,7 +171,7 @@ async function fire(url: string, deliveries: Delivery[], expected: string): Prom
 
 /** Starts a server process of this file and waits for its `ready <port>` line. */
 async function start(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = Bun.spawn(["bun", import.meta.path, ...args], {
+  const child = Bun.spawn(["bun", ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), import.meta.path, ...args], {
     stdin: "pipe",
     stdout: "pipe",
     stderr: "inherit",

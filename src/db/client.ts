@@ -25,7 +25,7 @@ export function openDb(path: string): OpenDb {
   sqlite.run("PRAGMA synchronous = FULL");
   sqlite.run("PRAGMA busy_timeout = 5000");
   sqlite.run("PRAGMA foreign_keys = ON");
-  const db = drizzle({ client: sqlite, schema });
+  const db = drizzle({ client: withStatementCache(sqlite), schema });
   let closed = false;
   return {
     sqlite,
@@ -39,3 +39,21 @@ export function openDb(path: string): OpenDb {
     },
   };
 }
+
+/**
+ * drizzle's bun-sqlite driver prepares a fresh statement for every query it runs, and SQLite's
+ * prepare dominated the CPU profile of webhook ingest. bun:sqlite's `query()` returns the same
+ * compiled statement for the same SQL text; drizzle binds parameters on every call and never
+ * finalizes statements, so handing it the cached ones is safe. Our SQL texts are a small,
+ * fixed set (values are always bound parameters), so the cache stays small.
+ */
+function withStatementCache(sqlite: Database): Database {
+  return new Proxy(sqlite, {
+    get(target, property) {
+      if (property === "prepare") return (sql: string) => target.query(sql);
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+

@@ -15,6 +15,7 @@ export class EventStore {
   private readonly created: CreatedClock;
   private readonly tids: TidClock;
   private readonly pageAfter;
+  private readonly insert;
 
   constructor(db: Db) {
     // Seed both clocks from the newest row so stamps keep rising across restarts.
@@ -33,6 +34,15 @@ export class EventStore {
     this.tids = new TidClock(
       greatestTid && isTid(greatestTid) ? decodeTid(greatestTid).micros : 0n,
     );
+    this.insert = db
+      .insert(events)
+      .values({
+        created: sql.placeholder("created"),
+        rkey: sql.placeholder("rkey"),
+        nsid: sql.placeholder("nsid"),
+        event: sql.placeholder("event"),
+      })
+      .prepare();
     this.pageAfter = db
       .select()
       .from(events)
@@ -42,15 +52,18 @@ export class EventStore {
       .prepare();
   }
 
-  /** Inserts one event inside `tx`; the row is durable once that transaction commits. */
-  append(tx: Tx, nsid: string, record: { [key: string]: JsonValue }): EventRow {
+  /**
+   * Inserts one event inside the caller's transaction `_tx` (the prepared insert runs on the
+   * same single connection, so it joins it); the row is durable once that transaction commits.
+   */
+  append(_tx: Tx, nsid: string, record: { [key: string]: JsonValue }): EventRow {
     const row: EventRow = {
       created: this.created.next(),
       rkey: this.tids.next(),
       nsid,
       event: canonicalJson(record),
     };
-    tx.insert(events).values(row).run();
+    this.insert.run({ ...row });
     return row;
   }
 

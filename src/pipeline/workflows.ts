@@ -10,7 +10,7 @@
  * - Transitions of one workflow are serialized; the row update and the status event commit in
  *   one transaction, and the returned promise resolves only after that commit.
  */
-import { and, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { workflows } from "../db/schema.ts";
@@ -57,16 +57,36 @@ export function pipelineUri(knot: string, pipelineRkey: string): string {
 export class Workflows {
   private readonly chains = new Map<string, Promise<unknown>>();
 
+  // Built once: every webhook and transition looks a workflow up, and drizzle's query
+  // building costs more than the indexed read itself.
+  private readonly byId;
+
   constructor(
     private readonly db: Db,
     private readonly writer: Writer,
     private readonly broker: Broker,
     private readonly clock: Clock = systemClock,
-  ) {}
+  ) {
+    this.byId = db
+      .select()
+      .from(workflows)
+      .where(
+        and(
+          eq(workflows.knot, sql.placeholder("knot")),
+          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+          eq(workflows.name, sql.placeholder("name")),
+        ),
+      )
+      .prepare();
+  }
 
   get(id: WorkflowId): StoredWorkflow | undefined {
-    const row = this.db.select().from(workflows).where(matches(id)).get();
+    const row = this.row(id);
     return row && toStored(row);
+  }
+
+  private row(id: WorkflowId) {
+    return this.byId.get({ knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name });
   }
 
   /** How many workflows are in each status (for /metrics). */
@@ -144,31 +164,33 @@ export class Workflows {
     const now = this.clock.now();
 
     return this.writer.write((tx, onCommit) => {
-      const current = tx.select().from(workflows).where(matches(id)).get();
+      // One connection: this read sees the transaction's own writes.
+      const current = this.row(id);
+      if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
+        return false;
+      }
+      const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+      const changes = {
+        status,
+        error: detail.error ?? null,
+        lastStatusSec: second,
+        lastEventCreated: event.created,
+        updatedAt: now,
+      };
       if (init) {
-        if (current) return false;
         tx.insert(workflows)
           .values({
             ...id,
+            ...changes,
             provider: init.provider,
             options: JSON.stringify(init.options),
             context: JSON.stringify(init.context),
-            status,
-            error: detail.error ?? null,
-            lastStatusSec: second,
             createdAt: now,
-            updatedAt: now,
           })
           .run();
       } else {
-        if (!current || !movesForward(parseStatus(current.status), status)) return false;
-        tx.update(workflows)
-          .set({ status, error: detail.error ?? null, lastStatusSec: second, updatedAt: now })
-          .where(and(matches(id), ne(workflows.status, status)))
-          .run();
+        tx.update(workflows).set(changes).where(matches(id)).run();
       }
-      const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
-      tx.update(workflows).set({ lastEventCreated: event.created }).where(matches(id)).run();
       return true;
     });
   }
