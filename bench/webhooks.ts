@@ -171,11 +171,19 @@ async function fire(url: string, deliveries: Delivery[], expected: string): Prom
 
 /** Starts a server process of this file and waits for its `ready <port>` line. */
 async function start(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = Bun.spawn(["bun", ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), import.meta.path, ...args], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "inherit",
-  });
+  const child = Bun.spawn(
+    [
+      "bun",
+      ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []),
+      import.meta.path,
+      ...args,
+    ],
+    {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
   const reader = child.stdout.getReader();
   let buffer = "";
   while (!buffer.includes("\n")) {

@@ -56,4 +56,3 @@ function withStatementCache(sqlite: Database): Database {
     },
   });
 }
-
