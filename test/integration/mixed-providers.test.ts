@@ -11,8 +11,8 @@ import { FakeKnot } from "../helpers/fake-knot.ts";
 import { buildkiteHeaders } from "../helpers/sign-buildkite.ts";
 import { deliverGithub, WEBHOOK_SECRET } from "../helpers/sign-github.ts";
 import { startTestTack } from "../helpers/tack.ts";
+import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "../helpers/wire.ts";
 import { connect } from "../helpers/ws.ts";
 import { runPayload } from "../providers/github/harness.ts";
 
@@ -41,33 +41,17 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
       },
       overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
     });
-    await until(() => jetstream.openConnections === 1, "jetstream connection");
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({ name: "app", knot: knot.host, spindle: "spindle.test" }),
-    );
-    await until(() => knot.openConnections === 1, "knot followed");
+    await followedRepo(jetstream, knot);
     const events = connect(`${service.ws}/events`);
     await events.opened;
 
-    const rkey = knot.push(
-      "sh.tangled.pipeline",
-      pipelineRecord({
-        knot: knot.host,
-        did: OWNER,
-        repo: "app",
-        workflows: [
-          { name: "bk.yml", raw: "engine: tack\ntack:\n  buildkite: { pipeline: app-ci }\n" },
-          {
-            name: "gh.yml",
-            raw: "engine: tack\ntack:\n  github: { repo: acme/tangled-runner, workflow: tangled.yml }\n",
-          },
-        ],
-      }),
-    );
+    const rkey = pushTrigger(knot, [
+      { name: "bk.yml", raw: "engine: tack\ntack:\n  buildkite: { pipeline: app-ci }\n" },
+      {
+        name: "gh.yml",
+        raw: "engine: tack\ntack:\n  github: { repo: acme/tangled-runner, workflow: tangled.yml }\n",
+      },
+    ]);
     await until(
       () => buildkite.builds.size === 1 && github.runs.size === 1,
       "both CIs received their build",

@@ -13,7 +13,7 @@ import type { Workflows } from "../../pipeline/workflows.ts";
 import { GithubApiError, type GithubClient } from "./client.ts";
 import type { RunDispatcher } from "./dispatch.ts";
 import type { RunProgress } from "./progress.ts";
-import type { GithubRun, GithubRuns } from "./runs.ts";
+import { type GithubRun, type GithubRuns, runLogFields } from "./runs.ts";
 import { LOST } from "./states.ts";
 import { type GithubTiming, sleep } from "./timing.ts";
 
@@ -81,7 +81,7 @@ export class Reconciler {
       try {
         await this.reconcile(run, everything, clock.now());
       } catch (error) {
-        this.deps.log.warn("github reconcile: poll failed", { err: error, ...fields(run) });
+        this.deps.log.warn("github reconcile: poll failed", { err: error, ...runLogFields(run) });
         if (error instanceof GithubApiError && error.rateLimitedUntil !== undefined) return;
       }
     }
@@ -115,7 +115,7 @@ export class Reconciler {
     }
     if (observed.status === null) return;
     this.deps.log.debug("github reconcile: polled", {
-      ...fields(run),
+      ...runLogFields(run),
       status: observed.status,
       conclusion: observed.conclusion,
     });
@@ -127,19 +127,12 @@ export class Reconciler {
   }
 
   private async giveUp(run: GithubRun, error: string): Promise<void> {
-    this.deps.log.warn("github reconcile: giving up on run", { ...fields(run), reason: error });
+    this.deps.log.warn("github reconcile: giving up on run", {
+      ...runLogFields(run),
+      reason: error,
+    });
     await this.deps.workflows.transition(run.workflow, "failed", { error, exitCode: -1 });
     await this.deps.runs.close(run.correlationId, LOST);
     this.deps.progress.wake(run.correlationId);
   }
-}
-
-function fields(run: GithubRun) {
-  return {
-    knot: run.workflow.knot,
-    pipeline_rkey: run.workflow.pipelineRkey,
-    workflow: run.workflow.name,
-    run_id: run.runId,
-    correlation_id: run.correlationId,
-  };
 }

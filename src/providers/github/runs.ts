@@ -191,3 +191,14 @@ function toRun(row: typeof githubRuns.$inferSelect): GithubRun {
     createdAt: row.createdAt,
   };
 }
+
+/** Log fields that identify a run, bound once per log line (snake_case as everywhere). */
+export function runLogFields(run: GithubRun) {
+  return {
+    knot: run.workflow.knot,
+    pipeline_rkey: run.workflow.pipelineRkey,
+    workflow: run.workflow.name,
+    run_id: run.runId,
+    correlation_id: run.correlationId,
+  };
+}

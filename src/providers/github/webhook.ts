@@ -20,7 +20,7 @@ import type { Logger } from "../../log.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
 import { correlationIdIn } from "./dispatch.ts";
 import type { RunProgress } from "./progress.ts";
-import type { GithubRun, GithubRuns } from "./runs.ts";
+import { type GithubRun, type GithubRuns, runLogFields } from "./runs.ts";
 import { verifySignature } from "./verify.ts";
 
 const Repository = Type.Object({ full_name: Type.String() });
@@ -124,7 +124,7 @@ async function onRun(
     deliveryId,
   );
   log.debug("github webhook: applied", {
-    ...runFields(run),
+    ...runLogFields(run),
     status: observed.status,
     conclusion: observed.conclusion,
     duplicate: !first,
@@ -148,7 +148,7 @@ async function onJob(
     deliveryId,
   );
   log.debug("github webhook: applied", {
-    ...runFields(run),
+    ...runLogFields(run),
     job_id: job.id,
     status: job.status,
     duplicate: !first,
@@ -174,15 +174,6 @@ async function runOf(
   if (!row || row.repo.toLowerCase() !== repository.toLowerCase()) return undefined;
   if (!(await runs.link(correlationId, runId, observed.html_url))) return undefined;
   return runs.byCorrelationId(correlationId);
-}
-
-function runFields(run: GithubRun) {
-  return {
-    knot: run.workflow.knot,
-    pipeline_rkey: run.workflow.pipelineRkey,
-    workflow: run.workflow.name,
-    run_id: run.runId,
-  };
 }
 
 function reply(status: number, text: string, result: WebhookResponse["result"]): WebhookResponse {

@@ -7,7 +7,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
+import { followedRepo, pushTrigger } from "../../helpers/tangled-network.ts";
 import { connect } from "../../helpers/ws.ts";
 import { startHarness } from "./harness.ts";
 
@@ -33,27 +33,11 @@ test("knot trigger → Buildkite build → signed webhooks → /events", async (
   const knot = FakeKnot.start();
   try {
     await using h = await startHarness({ jetstreamUrl: jetstream.url });
-    await h.until(() => jetstream.openConnections === 1, "jetstream connection");
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({ name: "app", knot: knot.host, spindle: "spindle.test" }),
-    );
-    await h.until(() => knot.openConnections === 1, "knot followed");
+    await followedRepo(jetstream, knot);
 
     const events = connect(`${h.service.ws}/events`);
     await events.opened;
-    const rkey = knot.push(
-      "sh.tangled.pipeline",
-      pipelineRecord({
-        knot: knot.host,
-        did: OWNER,
-        repo: "app",
-        workflows: [{ name: "ci.yml", raw: WORKFLOW }],
-      }),
-    );
+    const rkey = pushTrigger(knot, [{ name: "ci.yml", raw: WORKFLOW }]);
     await h.until(() => h.buildRows().length === 1, "build reference stored");
     const build = h.fake.onlyBuild();
     expect(build.meta_data).toEqual({

@@ -8,7 +8,8 @@ import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
 import { deliverGithub } from "../../helpers/sign-github.ts";
 import { startTestTack } from "../../helpers/tack.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
+import { followedRepo, pushTrigger } from "../../helpers/tangled-network.ts";
+import { OWNER } from "../../helpers/wire.ts";
 import { connect } from "../../helpers/ws.ts";
 import { githubConfig, runPayload, startFakeGithub, until } from "./harness.ts";
 
@@ -24,32 +25,16 @@ test("knot trigger → github dispatch → webhooks → pending, running, succes
       config: { jetstreamUrl: jetstream.url, github: githubConfig(github) },
       overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
     });
-    await until(() => jetstream.openConnections === 1, "jetstream connection");
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({ name: "app", knot: knot.host, spindle: "spindle.test" }),
-    );
-    await until(() => knot.openConnections === 1, "knot followed");
+    await followedRepo(jetstream, knot);
 
     const events = connect(`${service.ws}/events`);
     await events.opened;
-    const rkey = knot.push(
-      "sh.tangled.pipeline",
-      pipelineRecord({
-        knot: knot.host,
-        did: OWNER,
-        repo: "app",
-        workflows: [
-          {
-            name: "gh.yml",
-            raw: "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  github:\n    repo: acme/tangled-runner\n    workflow: tangled.yml\n",
-          },
-        ],
-      }),
-    );
+    const rkey = pushTrigger(knot, [
+      {
+        name: "gh.yml",
+        raw: "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  github:\n    repo: acme/tangled-runner\n    workflow: tangled.yml\n",
+      },
+    ]);
     await events.waitFor(1);
     await until(() => github.runs.size === 1, "dispatched");
     const run = github.lastRun();

@@ -26,6 +26,7 @@ import {
 import { memoryTack } from "../../helpers/memory.ts";
 import { WEBHOOK_SECRET } from "../../helpers/sign-github.ts";
 import { captureLogger, startTestTack, type TestTack } from "../../helpers/tack.ts";
+import { until } from "../../helpers/wait.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -191,14 +192,4 @@ export function statusesOf(
     );
 }
 
-export async function until(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await Bun.sleep(5);
-  }
-}
+export { until };
