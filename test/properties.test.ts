@@ -3,12 +3,15 @@
  * returns a clear answer or a clear error, never a crash and never a wrong value.
  */
 import { describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
 import { Value } from "@sinclair/typebox/value";
 import fc from "fast-check";
 import { canonicalJson, type JsonValue } from "../src/eventlog/canonical-json.ts";
 import { decodeTid, encodeTid, isTid } from "../src/eventlog/tid.ts";
 import { parseCursor } from "../src/http/events.ts";
 import { readTackBlock } from "../src/pipeline/workflow-yaml.ts";
+import { verifyDelivery } from "../src/providers/buildkite/verify.ts";
+import { verifySignature } from "../src/providers/github/verify.ts";
 import { JetstreamEvent, KnotFrame, PipelineTrigger, RepoRecord } from "../src/tangled/lexicons.ts";
 import { startTestTack } from "./helpers/tack.ts";
 import { upgradeStatus } from "./helpers/ws.ts";
@@ -137,5 +140,89 @@ describe("/logs path parameters", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("webhook signature headers", () => {
+  const secret = "whsec-property-0123456789";
+  const body = new TextEncoder().encode('{"event":"build.running"}');
+
+  test("Buildkite: any signature header is refused without throwing, unless it is right", () => {
+    const now = 1_800_000_000_000;
+    const header = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .tuple(fc.integer(), fc.stringMatching(/^[0-9a-f]{0,70}$/))
+        .map(([t, s]) => `timestamp=${t},signature=${s}`),
+      fc.constantFrom(
+        "timestamp=,signature=",
+        "signature=abc,timestamp=1",
+        "timestamp=1800000000",
+        ",,,,",
+      ),
+    );
+    fc.assert(
+      fc.property(header, (value) => {
+        fc.pre(/^[\x20-\x7e]*$/.test(value)); // what an HTTP header can carry
+        const headers = new Headers({ "x-buildkite-signature": value });
+        const verdict = verifyDelivery(
+          { webhookSecret: secret, webhookMode: "signature" },
+          headers,
+          body,
+          now,
+        );
+        expect(verdict.ok).toBe(false);
+      }),
+      RUNS,
+    );
+    const timestamp = now / 1000;
+    const signature = createHmac("sha256", secret)
+      .update(`${timestamp}.`)
+      .update(body)
+      .digest("hex");
+    const good = new Headers({
+      "x-buildkite-signature": `timestamp=${timestamp},signature=${signature}`,
+    });
+    expect(
+      verifyDelivery({ webhookSecret: secret, webhookMode: "signature" }, good, body, now).ok,
+    ).toBe(true);
+  });
+
+  test("Buildkite token mode: only the exact token passes", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 64 }), (token) => {
+        fc.pre(/^[\x21-\x7e]*$/.test(token)); // header values carry no control characters
+        const verdict = verifyDelivery(
+          { webhookSecret: secret, webhookMode: "token" },
+          new Headers({ "x-buildkite-token": token }),
+          body,
+          Date.now(),
+        );
+        expect(verdict.ok).toBe(token === secret);
+      }),
+      RUNS,
+    );
+  });
+
+  test("GitHub: any X-Hub-Signature-256 is refused without throwing, unless it is right", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 100 }),
+          fc.stringMatching(/^[0-9a-f]{0,64}$/).map((h) => `sha256=${h}`),
+        ),
+        (value) => {
+          expect(verifySignature(secret, body, value)).toBe(false);
+        },
+      ),
+      RUNS,
+    );
+    expect(
+      verifySignature(
+        secret,
+        body,
+        `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+      ),
+    ).toBe(true);
   });
 });

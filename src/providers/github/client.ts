@@ -85,7 +85,11 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Longest rate-limit wait slept through; a longer one fails the call instead. */
   maxWaitMs: number;
+  /** Per request: a GitHub that stops answering fails the attempt instead of hanging spawn. */
+  timeoutMs?: number;
 }
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export class GithubApiError extends Error {
   constructor(
@@ -344,7 +348,10 @@ export class GithubClient {
         headers,
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         redirect: "manual",
-        signal: this.signal,
+        signal: AbortSignal.any([
+          this.signal,
+          AbortSignal.timeout(this.retry.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+        ]),
       });
       const location = response.headers.get("location");
       const redirected = [301, 302, 303, 307, 308].includes(response.status);

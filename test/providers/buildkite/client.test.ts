@@ -123,3 +123,27 @@ test("an unreachable API is retried, then reported as such", async () => {
   expect(error).toMatchObject({ status: 0 });
   expect(String(error)).toContain("Buildkite API unreachable");
 });
+
+test("an API that stops answering is timed out per request, retried, then reported", async () => {
+  let requests = 0;
+  const silent = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => {
+      requests++;
+      return new Promise<Response>(() => {}); // never answers
+    },
+  });
+  try {
+    const client = new BuildkiteClient(
+      { token: TOKEN, apiUrl: `http://127.0.0.1:${silent.port}` },
+      { fetch, clock: fastClock(1_000) },
+      { maxAttempts: 2, backoffMs: 10, maxRateLimitWaitMs: 1_000, timeoutMs: 100 },
+    );
+    const error = await client.accessToken().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BuildkiteApiError);
+    expect(requests).toBe(2);
+  } finally {
+    silent.stop(true);
+  }
+});

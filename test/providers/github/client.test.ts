@@ -110,3 +110,29 @@ describe("github client", () => {
     expect(error.message).not.toContain(GITHUB_TOKEN);
   });
 });
+
+test("an API that stops answering fails the call after bounded, timed-out attempts", async () => {
+  let requests = 0;
+  const silent = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => {
+      requests++;
+      return new Promise<Response>(() => {}); // never answers
+    },
+  });
+  try {
+    const client = new GithubClient(
+      { token: GITHUB_TOKEN, apiUrl: `http://127.0.0.1:${silent.port}` },
+      fetch,
+      { attempts: 2, baseDelayMs: 5, maxWaitMs: 1_000, timeoutMs: 100 },
+      Date.now,
+      new AbortController().signal,
+    );
+    const error = await failure(client.defaultBranch(RUNNER_REPO));
+    expect(error.message).toContain("failed");
+    expect(requests).toBe(2);
+  } finally {
+    silent.stop(true);
+  }
+});
