@@ -3,22 +3,34 @@
  * (tangled-protocol.md §3): one reconnecting consumer per knot, `wss://<knot>/events`
  * (`ws://` in dev mode).
  *
- * Knot frames carry no `created`, so, like the upstream spindle, the cursor stored per knot is
- * this process's clock (Unix ns) when a frame was handled; a reconnect asks for events after
- * that minus a rewind for clock skew. Replays are harmless: triggers are de-duplicated on
- * (knot, rkey). The cursor is saved only after the frame's trigger was durably accepted or
+ * Knot frames carry no `created`, but their rkeys are TIDs the knot minted just before it
+ * stored the event, on the same clock as `created`. The cursor stored per knot is therefore the
+ * time of the newest TID handled (Unix ns), and a reconnect asks for events after it minus a
+ * rewind. Unlike the upstream spindle, which stores its own clock at dequeue, this follows the
+ * knot's timeline: a backlog interrupted half-way resumes where it stopped, and clock skew
+ * between tack and the knot does not matter. Replays are harmless: triggers are de-duplicated
+ * on (knot, rkey). The cursor is saved only after the frame's trigger was durably accepted or
  * rejected, so a crash in between replays the frame instead of losing it.
+ *
+ * A knot no longer followed forgets its cursor: if it is followed again later, it starts live
+ * rather than replaying pushes made while this spindle was not in charge of its repos.
  */
 import { Value } from "@sinclair/typebox/value";
 import type { Writer } from "../db/writer.ts";
+import { decodeTid, isTid } from "../eventlog/tid.ts";
 import type { Logger } from "../log.ts";
 import type { TriggerProcessor } from "../pipeline/trigger.ts";
 import type { Cursors } from "./cursors.ts";
 import { KnotFrame, NSID_PIPELINE } from "./lexicons.ts";
 import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
 
-/** How far back (ns) a reconnect asks before the stored cursor. */
-export const KNOT_REWIND_NS = 5_000_000_000n;
+/**
+ * How far back (ns) a reconnect asks before the stored cursor: enough to cover the gap
+ * between a TID being minted and its event being stored, and events stored out of TID order.
+ */
+export const KNOT_REWIND_NS = 2_000_000_000n;
+/** TIDs dated further ahead of this host's clock than this do not move the cursor. */
+const MAX_FUTURE_MS = 10 * 60_000;
 
 export interface KnotStreamsDeps {
   dev: boolean;
@@ -29,13 +41,14 @@ export interface KnotStreamsDeps {
   stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
 }
 
+const KNOT_CURSOR_PREFIX = "knot:";
+
 export function knotCursorSource(knot: string): string {
-  return `knot:${knot}`;
+  return `${KNOT_CURSOR_PREFIX}${knot}`;
 }
 
 export class KnotStreams {
   private readonly streams = new Map<string, ReconnectingStream>();
-  private lastNs = 0n;
 
   constructor(private readonly deps: KnotStreamsDeps) {}
 
@@ -48,6 +61,18 @@ export class KnotStreams {
       this.deps.log.info("knots: no longer following", { knot });
       void stream.stop();
     }
+    const stale = this.deps.cursors
+      .sources(KNOT_CURSOR_PREFIX)
+      .filter((source) => !wanted.has(source.slice(KNOT_CURSOR_PREFIX.length)));
+    if (stale.length > 0) {
+      void this.deps.writer
+        .write((tx) => {
+          for (const source of stale) this.deps.cursors.forget(tx, source);
+        })
+        .catch((error: unknown) =>
+          this.deps.log.error("knots: cannot forget cursors", { err: error }),
+        );
+    }
     for (const knot of wanted) {
       if (this.streams.has(knot)) continue;
       const stream = this.create(knot);
@@ -55,6 +80,11 @@ export class KnotStreams {
       this.deps.log.info("knots: following", { knot });
       stream.start();
     }
+  }
+
+  /** The stored cursor of a knot (Unix ns on the knot's timeline), if any. */
+  cursorOf(knot: string): bigint | undefined {
+    return this.deps.cursors.get(knotCursorSource(knot));
   }
 
   /** Followed knots and whether each is connected right now. */
@@ -85,33 +115,34 @@ export class KnotStreams {
         return url.toString();
       },
       onMessage: async (data) => {
-        await this.handle(knot, data, log);
-        const now = this.nowNs();
-        await this.deps.writer.write((tx) => this.deps.cursors.save(tx, source, now));
+        const position = await this.handle(knot, data, log);
+        if (position === undefined) return;
+        await this.deps.writer.write((tx) => {
+          const stored = this.deps.cursors.get(source) ?? 0n;
+          if (position > stored) this.deps.cursors.save(tx, source, position);
+        });
       },
     });
   }
 
-  private async handle(knot: string, data: string, log: Logger): Promise<void> {
+  /** Handles one frame; returns its position on the knot's timeline (Unix ns) when known. */
+  private async handle(knot: string, data: string, log: Logger): Promise<bigint | undefined> {
     let frame: unknown;
     try {
       frame = JSON.parse(data);
     } catch {
       log.warn("knot: skipping a frame that is not JSON", { bytes: data.length });
-      return;
+      return undefined;
     }
     if (!Value.Check(KnotFrame, frame)) {
       log.warn("knot: skipping a frame without rkey, nsid and event");
-      return;
+      return undefined;
     }
-    if (frame.nsid !== NSID_PIPELINE) return;
-    await this.deps.triggers.accept(knot, frame.rkey, frame.event);
-  }
-
-  /** Unix ns, strictly increasing within this process. */
-  private nowNs(): bigint {
-    const now = BigInt(Date.now()) * 1_000_000n;
-    this.lastNs = now > this.lastNs ? now : this.lastNs + 1n;
-    return this.lastNs;
+    if (frame.nsid === NSID_PIPELINE)
+      await this.deps.triggers.accept(knot, frame.rkey, frame.event);
+    if (!isTid(frame.rkey)) return undefined;
+    const position = decodeTid(frame.rkey).micros * 1_000n;
+    // A TID from the future (a broken knot clock) must not push the cursor past real events.
+    return position <= BigInt(Date.now() + MAX_FUTURE_MS) * 1_000_000n ? position : undefined;
   }
 }

@@ -3,11 +3,15 @@
  * formats, the real service in between, and /events read as the appview reads it.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { decodeTid } from "../../src/eventlog/tid.ts";
+import { KNOT_REWIND_NS } from "../../src/tangled/knots.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
+import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import {
+  FAKE_WORKFLOW,
   MEMBER,
   memberRecord,
   newTid,
@@ -368,5 +372,66 @@ describe("ingestion", () => {
     expect(spawnsOf(first, before) + spawnsOf(second, before)).toBe(1);
     expect(spawnsOf(first, during) + spawnsOf(second, during)).toBe(1);
     events.close();
+  });
+});
+
+describe("knot cursors", () => {
+  test("follow the knot's timeline (TIDs), so an old backlog resumes where it stopped", async () => {
+    const { jetstream, knot } = upstreams();
+    const dir = tempDir();
+    const first = await tackFor(jetstream, dir);
+    await followedRepo(jetstream, knot, { spindle: HOSTNAME });
+    const warmup = pushTrigger(knot, [FAKE_WORKFLOW]);
+    await until(() => spawnsOf(first, warmup) === 1, "first trigger spawned");
+    await first.tack.stop();
+
+    // While tack is down, the knot stores a backlog that will be seconds old by the time it
+    // is read: a cursor taken from tack's clock would jump past anything still unsent.
+    const backlog = Array.from({ length: 5 }, () => pushTrigger(knot, [FAKE_WORKFLOW]));
+    await Bun.sleep(2_500);
+    const second = await tackFor(jetstream, dir);
+    cleanup.push(() => second[Symbol.asyncDispose]());
+    await until(() => backlog.every((rkey) => spawnsOf(second, rkey) === 1), "backlog spawned");
+
+    const stored = second.tack.knots.cursorOf(knot.host);
+    const newest = backlog.at(-1) ?? "";
+    expect(stored).toBe(decodeTid(newest).micros * 1_000n);
+    knot.dropAll();
+    await until(() => knot.connections.length === 3, "reconnected");
+    expect(BigInt(knot.connections[2]?.searchParams.get("cursor") ?? "0")).toBe(
+      (stored ?? 0n) - KNOT_REWIND_NS,
+    );
+  });
+
+  test("a knot no longer followed forgets its cursor, so following it again starts live", async () => {
+    const { jetstream, knot } = upstreams();
+    const service = await tackFor(jetstream);
+    cleanup.push(() => service[Symbol.asyncDispose]());
+    await until(() => jetstream.openConnections === 1, "jetstream connection");
+    const rkey = registerRepo(jetstream, OWNER, "app", knot.host);
+    await until(() => knot.openConnections === 1, "knot followed");
+    const before = pushTrigger(knot, [FAKE_WORKFLOW]);
+    await until(() => spawnsOf(service, before) === 1, "trigger spawned");
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "update",
+      rkey,
+      repoRecord({ name: "app", knot: knot.host, spindle: "other.example" }),
+    );
+    await until(() => knot.openConnections === 0, "knot dropped");
+    const elsewhere = pushTrigger(knot, [FAKE_WORKFLOW]); // another spindle's business
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "update",
+      rkey,
+      repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
+    );
+    await until(() => knot.connections.length === 2, "knot followed again");
+    expect(knot.connections[1]?.searchParams.get("cursor")).toBeNull();
+    const after = pushTrigger(knot, [FAKE_WORKFLOW]);
+    await until(() => spawnsOf(service, after) === 1, "new trigger spawned");
+    expect(spawnsOf(service, elsewhere)).toBe(0);
   });
 });
