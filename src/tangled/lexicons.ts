@@ -10,8 +10,17 @@ export const NSID_PIPELINE = "sh.tangled.pipeline";
 
 const Sha = Type.String({ minLength: 40, maxLength: 40 });
 
+/**
+ * A knot is a host name, with a port in development ("knot.example.com", "localhost:6000").
+ * tack dials it, so anything else (paths, fragments, credentials, spaces) is refused here.
+ */
+const KnotHost = Type.String({
+  maxLength: 253,
+  pattern: "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$",
+});
+
 export const TriggerRepo = Type.Object({
-  knot: Type.String({ minLength: 1 }),
+  knot: KnotHost,
   did: Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" }),
   repo: Type.String({ minLength: 1 }),
   defaultBranch: Type.String(),
@@ -72,7 +81,7 @@ const Did = Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" });
 /** sh.tangled.repo: `spindle` names the CI runner ("", "[[none]]" or absent: none). */
 export const RepoRecord = Type.Object({
   name: Type.String({ minLength: 1 }),
-  knot: Type.String({ minLength: 1 }),
+  knot: KnotHost,
   spindle: Type.Optional(Type.String()),
   createdAt: Type.String(),
 });

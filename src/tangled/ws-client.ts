@@ -64,14 +64,17 @@ export class ReconnectingStream {
   private connect(): void {
     if (this.stopped) return;
     let url: string;
+    let socket: WebSocket;
     try {
       url = this.options.url();
+      socket = new WebSocket(url);
     } catch (error) {
-      this.options.log.error("stream: cannot build url", { err: error });
+      // A URL WebSocket refuses is not transient, but retrying (with backoff) keeps one bad
+      // upstream from taking the process down; the log says what is wrong.
+      this.options.log.error("stream: cannot connect", { err: error });
       this.scheduleReconnect();
       return;
     }
-    const socket = new WebSocket(url);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     this.armIdle(socket);

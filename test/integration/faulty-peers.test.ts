@@ -7,7 +7,7 @@
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
-import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord, sortedJson } from "../helpers/wire.ts";
 
@@ -20,8 +20,13 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function serviceFor(jetstream: FakeJetstream, idleTimeoutMs: number): Promise<TestTack> {
+async function serviceFor(
+  jetstream: FakeJetstream,
+  idleTimeoutMs: number,
+  dir?: string,
+): Promise<TestTack> {
   const service = await startTestTack({
+    dir,
     config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
     overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 100, idleTimeoutMs } },
   });
@@ -158,4 +163,46 @@ test("a stale Jetstream event replayed after a newer one does not undo it", asyn
     "marker applied",
   );
   expect(service.tack.membership.trackedRepo(OWNER, "app", "knot.test")).toBeUndefined();
+});
+
+test("a repo record whose knot is not a host name is skipped and cannot break a restart", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const dir = tempDir();
+  const first = await serviceFor(jetstream, 10_000, dir);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  for (const knot of [
+    "evil.example#x",
+    "evil.example/path",
+    "user@evil.example",
+    "evil example",
+    "-bad.example",
+  ]) {
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "create",
+      newTid(),
+      repoRecord({ name: "app", knot, spindle: HOSTNAME }),
+    );
+  }
+  const marker = newTid();
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    marker,
+    repoRecord({ name: "ok", knot: "knot.example:6000", spindle: HOSTNAME }),
+  );
+  await until(
+    () => first.tack.membership.followedKnots().includes("knot.example:6000"),
+    "valid record applied",
+  );
+  expect(first.tack.membership.followedKnots()).toEqual(["knot.example:6000"]);
+  expect(first.logs.filter((l) => l.msg === "jetstream: skipping an invalid record")).toHaveLength(
+    5,
+  );
+  await first.tack.stop();
+  const second = await serviceFor(jetstream, 10_000, dir);
+  expect((await fetch(`${second.http}/healthz`)).status).toBe(200);
 });

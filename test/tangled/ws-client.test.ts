@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { Server, ServerWebSocket } from "bun";
 import { silentLogger } from "../../src/log.ts";
 import { backoffDelay, ReconnectingStream } from "../../src/tangled/ws-client.ts";
+import { captureLogger } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -127,4 +128,23 @@ test("backoff doubles from the minimum, is capped, and jitters below the cap", (
   expect(backoffDelay(500, 1_000, 60_000, 1)).toBe(60_000);
   expect(backoffDelay(6, 1_000, 60_000, 0)).toBe(500);
   expect(backoffDelay(6, 1_000, 60_000, 0.5)).toBe(30_250);
+});
+
+test("a URL the WebSocket client refuses is logged and retried, never thrown", async () => {
+  const { log, lines } = captureLogger();
+  let attempts = 0;
+  const stream = new ReconnectingStream({
+    url: () => {
+      attempts++;
+      return "ws://evil.example#fragment/events";
+    },
+    onMessage: async () => {},
+    log,
+    minBackoffMs: 5,
+    maxBackoffMs: 10,
+  });
+  cleanup.push(() => stream.stop());
+  stream.start();
+  await until(() => attempts >= 3, "retries");
+  expect(lines.some((l) => l.msg === "stream: cannot connect")).toBe(true);
 });
