@@ -52,6 +52,12 @@ async function main(): Promise<number> {
   }
   log.info("tack: starting", { version: VERSION, commit: COMMIT });
 
+  // Signals are taken from here on: one that arrives while tack is still starting stops it
+  // as soon as it is up, instead of killing it half-way.
+  const signalled = Promise.withResolvers<string>();
+  process.once("SIGTERM", () => signalled.resolve("SIGTERM"));
+  process.once("SIGINT", () => signalled.resolve("SIGINT"));
+
   let tack: Awaited<ReturnType<typeof startTack>>;
   try {
     tack = await startTack(config, log);
@@ -60,24 +66,19 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const { promise: stopped, resolve } = Promise.withResolvers<number>();
-  const shutdown = (signal: string) => {
-    log.info("tack: shutting down", { signal });
-    setTimeout(() => {
-      log.error("tack: graceful shutdown timed out");
-      process.exit(1);
-    }, SHUTDOWN_HARD_LIMIT_MS).unref();
-    tack.stop().then(
-      () => resolve(0),
-      (error: unknown) => {
-        log.error("tack: shutdown failed", { err: error });
-        resolve(1);
-      },
-    );
-  };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  return stopped;
+  const signal = await signalled.promise;
+  log.info("tack: shutting down", { signal });
+  setTimeout(() => {
+    log.error("tack: graceful shutdown timed out");
+    process.exit(1);
+  }, SHUTDOWN_HARD_LIMIT_MS).unref();
+  try {
+    await tack.stop();
+    return 0;
+  } catch (error) {
+    log.error("tack: shutdown failed", { err: error });
+    return 1;
+  }
 }
 
 process.exit(await main());

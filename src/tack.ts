@@ -186,8 +186,9 @@ export async function startTack(
     db: config.dbPath,
   });
 
-  // Finish what a previous process left half done before taking new work.
-  await triggers.recover();
+  // Finish what a previous process left half done, in the background: it may wait on a CI,
+  // and the HTTP side (health, /events, webhooks) must not wait with it.
+  triggers.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -203,14 +204,18 @@ export async function startTack(
 
   const stop = () => {
     stopping ??= (async () => {
+      // Every step is bounded, so the whole stop stays inside main.ts's hard limit (10 s) and
+      // systemd's TimeoutStopSec: what does not finish in time is recovered at the next start.
       // 1. Stop accepting; let in-flight HTTP requests (webhooks) finish within the grace.
       void server.stop(false);
-      const deadline = Date.now() + (overrides.shutdownGraceMs ?? 5_000);
+      const deadline = Date.now() + (overrides.shutdownGraceMs ?? 3_000);
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
-      await Promise.all([jetstream.stop(), knots.stop(), retention.stop()]);
-      await triggers.stop();
-      await Promise.all(providers.all().map((provider) => provider.stop()));
+      await within(Promise.all([jetstream.stop(), knots.stop(), retention.stop()]), 1_000);
+      // A dispatch still waiting on a CI after this leaves its trigger undispatched; the next
+      // start finishes it (triggers.recover). Providers stop after, so none is failed by it.
+      await within(triggers.stop(), 2_000);
+      await within(Promise.all(providers.all().map((provider) => provider.stop())), 2_000);
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
       sockets.closeAll(1001, "server shutting down");
       await app.stop(true);
@@ -238,4 +243,11 @@ export async function startTack(
     retention,
     stop,
   };
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -95,12 +95,16 @@ export class TriggerProcessor {
     return "accepted";
   }
 
-  /** Finishes triggers a previous process accepted but did not fully dispatch. */
-  async recover(): Promise<void> {
+  /**
+   * Starts finishing the triggers a previous process accepted but did not fully dispatch;
+   * returns at once (stop() waits for them like any other dispatch).
+   */
+  recover(): void {
     const pending = this.deps.triggers.undispatched();
-    if (pending.length > 0)
+    if (pending.length > 0) {
       this.log.info("trigger: recovering undispatched", { count: pending.length });
-    await Promise.all(pending.map((trigger) => this.dispatch(trigger)));
+    }
+    for (const trigger of pending) this.track(this.dispatch(trigger));
   }
 
   /** Waits for dispatches in flight (their triggers stay undispatched if interrupted). */
