@@ -115,9 +115,18 @@ export class TriggerProcessor {
   private async dispatch(trigger: AcceptedTrigger): Promise<void> {
     const { knot, rkey, record } = trigger;
     try {
-      await Promise.all(
-        record.workflows.map((workflow) => this.dispatchOne(knot, rkey, record, workflow)),
-      );
+      // Names identify workflows; a second workflow of the same name is the knot's mistake.
+      const names = new Set<string>();
+      const unique = record.workflows.filter((workflow) => {
+        if (!names.has(workflow.name)) return names.add(workflow.name);
+        this.log.warn("trigger: duplicate workflow name ignored", {
+          knot,
+          pipeline_rkey: rkey,
+          workflow: workflow.name,
+        });
+        return false;
+      });
+      await Promise.all(unique.map((workflow) => this.dispatchOne(knot, rkey, record, workflow)));
       await this.deps.triggers.markDispatched(knot, rkey);
     } catch (error) {
       this.log.error("trigger: dispatch failed", { err: error, knot, pipeline_rkey: rkey });

@@ -31,6 +31,8 @@ import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
 export const JETSTREAM_CURSOR = "jetstream";
 /** How far back (µs) a reconnect resumes before the stored cursor. */
 export const JETSTREAM_REWIND_US = 5_000_000n;
+/** Events dated further ahead of this host's clock are refused (they would freeze the cursor). */
+const MAX_FUTURE_MS = 10 * 60_000;
 const COLLECTIONS = [NSID_SPINDLE_MEMBER, NSID_REPO, NSID_COLLABORATOR];
 
 export interface JetstreamDeps {
@@ -99,6 +101,11 @@ export class JetstreamConsumer {
     }
     const event = parsed;
     const timeUs = BigInt(event.time_us);
+    // A stamp from the future would become the cursor and hide every real event until then.
+    if (event.time_us > (Date.now() + MAX_FUTURE_MS) * 1000) {
+      this.log.warn("jetstream: skipping an event dated in the future", { time_us: event.time_us });
+      return;
+    }
     let membershipChanged = false;
     const applied = await this.deps.writer.write((tx) => {
       const stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;

@@ -57,13 +57,18 @@ export class Membership {
       .run();
   }
 
+  /**
+   * Kept only for repos owned by an allowed DID (the repo's at-uri names its owner): anyone on
+   * the network can write collaborator records, and we store just the ones that concern us.
+   */
   applyCollaborator(
     tx: Tx,
     did: string,
     rkey: string,
     record: CollaboratorRecord | undefined,
   ): void {
-    if (!record) {
+    const repoOwner = record ? /^at:\/\/([^/]+)\//.exec(record.repo)?.[1] : undefined;
+    if (!record || !repoOwner || !this.isAllowed(repoOwner)) {
       tx.delete(collaborators)
         .where(and(eq(collaborators.did, did), eq(collaborators.rkey, rkey)))
         .run();

@@ -9,7 +9,15 @@ import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord, sortedJson } from "../helpers/wire.ts";
+import {
+  MEMBER,
+  newTid,
+  OWNER,
+  pipelineRecord,
+  repoRecord,
+  STRANGER,
+  sortedJson,
+} from "../helpers/wire.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
@@ -205,4 +213,50 @@ test("a repo record whose knot is not a host name is skipped and cannot break a 
   await first.tack.stop();
   const second = await serviceFor(jetstream, 10_000, dir);
   expect((await fetch(`${second.http}/healthz`)).status).toBe(200);
+});
+
+test("a Jetstream event dated far in the future is refused and cannot freeze the cursor", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const service = await serviceFor(jetstream, 10_000);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  jetstream.sendRaw(
+    JSON.stringify({ did: OWNER, time_us: 9_000_000_000_000_000, kind: "identity", identity: {} }),
+  );
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    newTid(),
+    repoRecord({ name: "app", knot: "knot.example", spindle: HOSTNAME }),
+  );
+  await until(
+    () => service.tack.membership.followedKnots().includes("knot.example"),
+    "later real event applied",
+  );
+  expect(
+    service.logs.some((l) => l.msg === "jetstream: skipping an event dated in the future"),
+  ).toBe(true);
+});
+
+test("collaborator records are kept only for repos of the owner or a member", async () => {
+  const jetstream = FakeJetstream.start();
+  cleanup.push(() => jetstream.stop());
+  const service = await serviceFor(jetstream, 10_000);
+  await until(() => jetstream.openConnections === 1, "jetstream connected");
+  const ours = `at://${OWNER}/sh.tangled.repo/3m6mxh2znw222`;
+  const theirs = `at://${STRANGER}/sh.tangled.repo/3m6mxh2znw222`;
+  for (const repo of [theirs, ours]) {
+    jetstream.commit(STRANGER, "sh.tangled.repo.collaborator", "create", newTid(), {
+      $type: "sh.tangled.repo.collaborator",
+      subject: MEMBER,
+      repo,
+      createdAt: "2026-11-26T20:00:00Z",
+    });
+  }
+  await until(
+    () => service.tack.membership.collaboratorsOf(ours).length === 1,
+    "our collaborator stored",
+  );
+  expect(service.tack.membership.collaboratorsOf(theirs)).toEqual([]);
 });

@@ -435,3 +435,23 @@ describe("knot cursors", () => {
     expect(spawnsOf(service, elsewhere)).toBe(0);
   });
 });
+
+test("two workflows with the same name in one trigger: the first runs, the second is ignored", async () => {
+  const { jetstream, knot } = upstreams();
+  const service = await tackFor(jetstream);
+  cleanup.push(() => service[Symbol.asyncDispose]());
+  await followedRepo(jetstream, knot, { spindle: HOSTNAME });
+  const rkey = pushTrigger(knot, [
+    FAKE_WORKFLOW,
+    { ...FAKE_WORKFLOW, raw: "tack: { fake: { result: failed } }" },
+  ]);
+  await until(() => spawnsOf(service, rkey) === 1, "spawned");
+  await until(
+    () =>
+      service.tack.workflows.get({ knot: knot.host, pipelineRkey: rkey, name: "ci.yml" })
+        ?.status === "success",
+    "first finished",
+  );
+  expect(spawnsOf(service, rkey)).toBe(1);
+  expect(service.logs.some((l) => l.msg === "trigger: duplicate workflow name ignored")).toBe(true);
+});
