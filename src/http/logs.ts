@@ -20,6 +20,12 @@ import type { OpenSockets } from "./sockets.ts";
 
 /** Above this many buffered bytes the stream waits for the client to read. */
 const HIGH_WATER = 1 << 20;
+/**
+ * Log streams open at once. Each one reads the CI's API with tack's token (and a running
+ * build's stream polls it), while /logs needs no authentication: the cap keeps anonymous
+ * viewers from spending the API budget that spawns and reconciliation depend on.
+ */
+export const MAX_LOG_STREAMS = 8;
 
 const Segment = t.String({ minLength: 1, maxLength: 256 });
 const LogsParams = t.Object({ knot: Segment, rkey: Segment, workflow: Segment });
@@ -28,6 +34,7 @@ export function logsRoutes(deps: {
   workflows: Workflows;
   providers: ProviderRegistry;
   sockets: OpenSockets;
+  maxStreams?: number;
   log: Logger;
 }) {
   return new Elysia({ name: "logs" })
@@ -35,6 +42,14 @@ export function logsRoutes(deps: {
       // The route's schema already answered 400 to bad parameters; this only narrows the type.
       if (!Value.Check(LogsParams, params)) return status(400, "bad request: malformed path\n");
       const { knot, rkey, workflow } = params;
+      if (deps.sockets.count("logs") >= (deps.maxStreams ?? MAX_LOG_STREAMS)) {
+        deps.log.warn("logs: too many streams open, refusing one", {
+          knot,
+          pipeline_rkey: rkey,
+          workflow,
+        });
+        return status(503, "too many log streams open; try again shortly\n");
+      }
       const id = { knot, pipelineRkey: rkey, name: workflow };
       const abort = new AbortController();
       try {

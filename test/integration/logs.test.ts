@@ -1,10 +1,12 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
+import { MAX_LOG_STREAMS } from "../../src/http/logs.ts";
 import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
 import { isTerminal } from "../../src/pipeline/status.ts";
 import { LogLine, type Provider } from "../../src/providers/provider.ts";
 import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import { connect, upgradeStatus } from "../helpers/ws.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -104,4 +106,19 @@ test("an over-long path segment is a 400 before the upgrade", async () => {
   );
   expect(status).toBe(400);
   expect(body).toBe("bad request: params/rkey: Expected string length less or equal to 256\n");
+});
+
+test("log streams are capped: one more than allowed is a 503 before the upgrade", async () => {
+  await using service = await startTestTack();
+  const url = await dispatch(service, "live.yml", "fake", { steps: 20 });
+  // A running fake workflow's log stays open (followed live) until the run ends.
+  const open = Array.from({ length: MAX_LOG_STREAMS }, () => connect(url));
+  await until(() => service.tack.sockets.count("logs") === MAX_LOG_STREAMS, "streams open");
+  expect(await upgradeStatus(url)).toEqual({
+    status: 503,
+    body: "too many log streams open; try again shortly\n",
+  });
+  for (const client of open) client.close();
+  await until(() => service.tack.sockets.count("logs") === 0, "streams closed");
+  expect((await upgradeStatus(url)).status).toBe(101);
 });
