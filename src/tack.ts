@@ -25,7 +25,7 @@ import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { Cursors } from "./tangled/cursors.ts";
-import { JetstreamConsumer } from "./tangled/jetstream.ts";
+import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
 import { KnotStreams } from "./tangled/knots.ts";
 import { Membership } from "./tangled/membership.ts";
 import type { StreamOptions } from "./tangled/ws-client.ts";
@@ -60,6 +60,8 @@ export interface TackOverrides {
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
   /** The fetch providers use for CI APIs (tests may record requests through it). */
   fetch?: typeof fetch;
+  /** Longest wait at start for Jetstream to replay before the knots are followed. */
+  jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
   retentionFirstDelayMs?: number;
 }
@@ -109,6 +111,7 @@ export async function startTack(
     log,
     onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
   });
+  let knotsReady = false;
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
@@ -123,7 +126,8 @@ export async function startTack(
     cursors,
     membership,
     log,
-    onKnotsChanged: (followed) => knots.sync(followed),
+    // Until the start-up catch-up below is over, knots are synced once afterwards instead.
+    onKnotsChanged: (followed) => knotsReady && knots.sync(followed),
     stream: overrides.streams,
   });
 
@@ -198,8 +202,16 @@ export async function startTack(
     });
     await provider.resume(unfinished);
   }
-  knots.sync(membership.followedKnots());
   jetstream.start();
+  // After a restart, let Jetstream replay what changed while tack was down (members, repos)
+  // before the knots' backlogs are checked against it; bounded, so a slow Jetstream only
+  // delays following the knots.
+  if (cursors.get(JETSTREAM_CURSOR) !== undefined) {
+    const caughtUp = await jetstream.caughtUp(overrides.jetstreamCatchUpMs ?? 5_000);
+    if (!caughtUp) log.warn("tack: Jetstream still replaying; following knots anyway");
+  }
+  knotsReady = true;
+  knots.sync(membership.followedKnots());
   retention.start(overrides.retentionFirstDelayMs);
 
   const stop = () => {

@@ -43,6 +43,8 @@ export class ReconnectingStream {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Whether a connection is open right now (for health reporting). */
   connected = false;
+  /** Wall-clock ms of the last frame or open, whichever is later (0 before the first). */
+  lastActivityAt = 0;
 
   constructor(private readonly options: StreamOptions) {}
 
@@ -80,10 +82,12 @@ export class ReconnectingStream {
     this.armIdle(socket);
     socket.addEventListener("open", () => {
       this.connected = true;
+      this.lastActivityAt = Date.now();
       this.options.log.info("stream: connected", { url: redactUrl(url) });
     });
     socket.addEventListener("message", (event) => {
       this.attempt = 0;
+      this.lastActivityAt = Date.now();
       this.armIdle(socket);
       // Upstreams send JSON text; a binary frame is decoded as UTF-8 text all the same.
       const data =

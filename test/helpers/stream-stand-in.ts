@@ -11,6 +11,8 @@ interface Client {
 
 export abstract class StreamStandIn {
   readonly connections: URL[] = [];
+  /** Delay before a resuming client gets its replay (a slow upstream). */
+  replayDelayMs = 0;
   private readonly sockets = new Set<ServerWebSocket<Client>>();
   protected readonly server: Server<Client>;
 
@@ -30,7 +32,13 @@ export abstract class StreamStandIn {
           this.connections.push(ws.data.url);
           this.sockets.add(ws);
           const cursor = ws.data.url.searchParams.get("cursor");
-          if (cursor !== null) for (const frame of this.framesAfter(cursor)) ws.send(frame);
+          if (cursor === null) return;
+          const frames = this.framesAfter(cursor);
+          const replay = () => {
+            for (const frame of frames) ws.send(frame);
+          };
+          if (this.replayDelayMs > 0) setTimeout(replay, this.replayDelayMs);
+          else replay();
         },
         message() {},
         close: (ws) => {

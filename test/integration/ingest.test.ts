@@ -455,3 +455,31 @@ test("two workflows with the same name in one trigger: the first runs, the secon
   expect(spawnsOf(service, rkey)).toBe(1);
   expect(service.logs.some((l) => l.msg === "trigger: duplicate workflow name ignored")).toBe(true);
 });
+
+test("changes made on Jetstream while tack was down apply before the knots' backlogs are judged", async () => {
+  const { jetstream, knot } = upstreams();
+  const dir = tempDir();
+  const first = await tackFor(jetstream, dir);
+  await followedRepo(jetstream, knot, { spindle: HOSTNAME });
+  const warmup = pushTrigger(knot, [FAKE_WORKFLOW]);
+  await until(() => spawnsOf(first, warmup) === 1, "owner's trigger spawned");
+  await first.tack.stop();
+
+  // While tack is down: the owner admits a member, whose repo on the same knot names this
+  // spindle, and the member pushes.
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.spindle.member",
+    "create",
+    newTid(),
+    memberRecord(MEMBER, HOSTNAME),
+  );
+  registerRepo(jetstream, MEMBER, "lib", knot.host);
+  const pushed = pushTrigger(knot, [FAKE_WORKFLOW], { did: MEMBER, name: "lib" });
+
+  jetstream.replayDelayMs = 400; // Jetstream answers the resume a little slower than the knot
+  const second = await tackFor(jetstream, dir);
+  cleanup.push(() => second[Symbol.asyncDispose]());
+  await until(() => spawnsOf(second, pushed) === 1, "member's trigger spawned after restart");
+  expect(second.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"))).toEqual([]);
+});
