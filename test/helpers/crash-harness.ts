@@ -161,8 +161,11 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
 
     for (let round = 0; round < options.kills; round++) {
       if (round > 0) {
+        const connections = knot.connections.length;
         tack = await start();
         push();
+        // Kill while triggers flow: tack follows knots only after Jetstream's replay settles.
+        await until(() => knot.connections.length > connections, "knot followed again", 20_000);
       }
       const webhooks = sendWebhooks(tack, options.webhooksPerRound, false);
       await Bun.sleep(50 + Math.random() * 400);
