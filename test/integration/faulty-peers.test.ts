@@ -42,19 +42,14 @@ async function serviceFor(
   return service;
 }
 
-function spawns(service: TestTack, rkey: string): number {
-  return service.logs.filter(
-    (l) => l.msg === "dispatch: workflow spawned" && l.pipeline_rkey === rkey,
-  ).length;
-}
-
-test("a knot that cuts frames, sends garbage and repeats itself: every trigger runs once", async () => {
+/** A local Jetstream announcing a repo on a byte-level knot (RawWsServer) that tack then follows. */
+async function rawKnotFollowed(idleTimeoutMs: number) {
   const jetstream = FakeJetstream.start();
   cleanup.push(() => jetstream.stop());
   const connections: RawConnection[] = [];
   const knot = await RawWsServer.start((connection) => connections.push(connection));
   cleanup.push(() => knot.stop());
-  const service = await serviceFor(jetstream, 10_000);
+  const service = await serviceFor(jetstream, idleTimeoutMs);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
   jetstream.commit(
     OWNER,
@@ -63,6 +58,17 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
     newTid(),
     repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
   );
+  return { jetstream, knot, connections, service };
+}
+
+function spawns(service: TestTack, rkey: string): number {
+  return service.logs.filter(
+    (l) => l.msg === "dispatch: workflow spawned" && l.pipeline_rkey === rkey,
+  ).length;
+}
+
+test("a knot that cuts frames, sends garbage and repeats itself: every trigger runs once", async () => {
+  const { jetstream, knot, connections, service } = await rawKnotFollowed(10_000);
   await until(() => connections.length === 1, "knot followed");
 
   const trigger = (rkey: string) =>
@@ -109,20 +115,7 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
 });
 
 test("a knot that stalls after the handshake is replaced by the idle watchdog", async () => {
-  const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
-  const connections: RawConnection[] = [];
-  const knot = await RawWsServer.start((connection) => connections.push(connection));
-  cleanup.push(() => knot.stop());
-  const service = await serviceFor(jetstream, 300);
-  await until(() => jetstream.openConnections === 1, "jetstream connected");
-  jetstream.commit(
-    OWNER,
-    "sh.tangled.repo",
-    "create",
-    newTid(),
-    repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
-  );
+  const { jetstream, knot, connections, service } = await rawKnotFollowed(300);
   await until(() => connections.length >= 3, "two reconnects of a silent knot");
   const rkey = newTid();
   connections.at(-1)?.sendText(

@@ -286,9 +286,7 @@ describe("ingestion", () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
     cleanup.push(() => service[Symbol.asyncDispose]());
-    await until(() => jetstream.openConnections === 1, "jetstream connection");
-    registerRepo(jetstream, OWNER, "app", knot.host);
-    await until(() => knot.openConnections === 1, "knot followed");
+    await followedRepo(jetstream, knot, { spindle: HOSTNAME });
     const events = connect(`${service.ws}/events`);
     await events.opened;
 
@@ -332,9 +330,7 @@ describe("ingestion", () => {
     const { jetstream, knot } = upstreams();
     const dir = tempDir();
     const first = await tackFor(jetstream, dir);
-    await until(() => jetstream.openConnections === 1, "jetstream connection");
-    registerRepo(jetstream, OWNER, "app", knot.host);
-    await until(() => knot.openConnections === 1, "knot followed");
+    await followedRepo(jetstream, knot, { spindle: HOSTNAME });
     const record = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" });
     const before = knot.push("sh.tangled.pipeline", record);
     await until(
