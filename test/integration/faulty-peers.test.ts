@@ -68,7 +68,7 @@ function spawns(service: TestTack, rkey: string): number {
 }
 
 test("a knot that cuts frames, sends garbage and repeats itself: every trigger runs once", async () => {
-  const { jetstream, knot, connections, service } = await rawKnotFollowed(10_000);
+  const { knot, connections, service } = await rawKnotFollowed(10_000);
   await until(() => connections.length === 1, "knot followed");
 
   const trigger = (rkey: string) =>
@@ -115,7 +115,7 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
 });
 
 test("a knot that stalls after the handshake is replaced by the idle watchdog", async () => {
-  const { jetstream, knot, connections, service } = await rawKnotFollowed(300);
+  const { knot, connections, service } = await rawKnotFollowed(300);
   await until(() => connections.length >= 3, "two reconnects of a silent knot");
   const rkey = newTid();
   connections.at(-1)?.sendText(
