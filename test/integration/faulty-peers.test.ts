@@ -4,7 +4,8 @@
  * that replays stale events. tack keeps serving, reconnects, and dispatches every trigger
  * exactly once.
  */
-import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
@@ -23,10 +24,7 @@ import {
 setDefaultTimeout(30_000);
 
 const HOSTNAME = "spindle.test";
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const defer = cleanupAfterEach();
 
 async function serviceFor(
   jetstream: FakeJetstream,
@@ -38,17 +36,17 @@ async function serviceFor(
     config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
     overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 100, idleTimeoutMs } },
   });
-  cleanup.push(() => service[Symbol.asyncDispose]());
+  defer(() => service[Symbol.asyncDispose]());
   return service;
 }
 
 /** A local Jetstream announcing a repo on a byte-level knot (RawWsServer) that tack then follows. */
 async function rawKnotFollowed(idleTimeoutMs: number) {
   const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
+  defer(() => jetstream.stop());
   const connections: RawConnection[] = [];
   const knot = await RawWsServer.start((connection) => connections.push(connection));
-  cleanup.push(() => knot.stop());
+  defer(() => knot.stop());
   const service = await serviceFor(jetstream, idleTimeoutMs);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
   jetstream.commit(
@@ -131,7 +129,7 @@ test("a knot that stalls after the handshake is replaced by the idle watchdog", 
 
 test("a stale Jetstream event replayed after a newer one does not undo it", async () => {
   const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
+  defer(() => jetstream.stop());
   const service = await serviceFor(jetstream, 10_000);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
   const rkey = newTid();
@@ -168,7 +166,7 @@ test("a stale Jetstream event replayed after a newer one does not undo it", asyn
 
 test("a repo record whose knot is not a host name is skipped and cannot break a restart", async () => {
   const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
+  defer(() => jetstream.stop());
   const dir = tempDir();
   const first = await serviceFor(jetstream, 10_000, dir);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
@@ -210,7 +208,7 @@ test("a repo record whose knot is not a host name is skipped and cannot break a 
 
 test("a Jetstream event dated far in the future is refused and cannot freeze the cursor", async () => {
   const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
+  defer(() => jetstream.stop());
   const service = await serviceFor(jetstream, 10_000);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
   jetstream.sendRaw(
@@ -234,7 +232,7 @@ test("a Jetstream event dated far in the future is refused and cannot freeze the
 
 test("collaborator records are kept only for repos of the owner or a member", async () => {
   const jetstream = FakeJetstream.start();
-  cleanup.push(() => jetstream.stop());
+  defer(() => jetstream.stop());
   const service = await serviceFor(jetstream, 10_000);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
   const ours = `at://${OWNER}/sh.tangled.repo/3m6mxh2znw222`;

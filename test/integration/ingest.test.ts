@@ -2,9 +2,10 @@
  * End to end over loopback: a local Jetstream and a local knot speaking the real frame
  * formats, the real service in between, and /events read as the appview reads it.
  */
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { decodeTid } from "../../src/eventlog/tid.ts";
 import { KNOT_REWIND_NS } from "../../src/tangled/knots.ts";
+import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
@@ -26,18 +27,13 @@ import { connect } from "../helpers/ws.ts";
 setDefaultTimeout(30_000);
 
 const HOSTNAME = "spindle.test";
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const defer = cleanupAfterEach();
 
 function upstreams() {
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
-  cleanup.push(
-    () => jetstream.stop(),
-    () => knot.stop(),
-  );
+  defer(() => jetstream.stop());
+  defer(() => knot.stop());
   return { jetstream, knot };
 }
 
@@ -47,6 +43,8 @@ async function tackFor(jetstream: FakeJetstream, dir?: string): Promise<TestTack
     config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
     overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
   });
+  // Stopping is idempotent, so tests that stop a service themselves (restarts) may too.
+  defer(() => service[Symbol.asyncDispose]());
   return service;
 }
 
@@ -90,7 +88,6 @@ describe("ingestion", () => {
   test("repo record → knot followed → pipeline → fake provider → pending, running, success", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
 
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     expect(jetstream.connections[0]?.searchParams.getAll("wantedCollections")).toEqual([
@@ -123,7 +120,6 @@ describe("ingestion", () => {
   test("rejected triggers emit no status and log why; bad workflows fail with a clear error", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     registerRepo(jetstream, OWNER, "app", knot.host);
     registerRepo(jetstream, STRANGER, "evil", knot.host); // names us, but its owner is nobody here
@@ -202,7 +198,6 @@ describe("ingestion", () => {
   test("a member admitted by the owner may run builds; removing the member stops it", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     registerRepo(jetstream, MEMBER, "lib", knot.host);
     const memberRkey = newTid();
@@ -236,7 +231,6 @@ describe("ingestion", () => {
   test("a repo switched to another spindle, or deleted, is untracked and its knot dropped", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     const rkey = registerRepo(jetstream, OWNER, "app", knot.host);
     await until(() => knot.openConnections === 1, "knot followed");
@@ -265,7 +259,6 @@ describe("ingestion", () => {
   test("bad Jetstream frames and records are skipped; the cursor moves on", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     jetstream.sendRaw("not json {");
     jetstream.sendRaw(JSON.stringify({ kind: "commit" }));
@@ -285,7 +278,6 @@ describe("ingestion", () => {
   test("a knot that drops the connection and repeats a trigger: each trigger dispatched once", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await followedRepo(jetstream, knot, { spindle: HOSTNAME });
     const events = connect(`${service.ws}/events`);
     await events.opened;
@@ -343,7 +335,6 @@ describe("ingestion", () => {
 
     const during = knot.push("sh.tangled.pipeline", record); // pushed while tack is down
     const second = await tackFor(jetstream, dir);
-    cleanup.push(() => second[Symbol.asyncDispose]());
     await until(() => knot.connections.length === 2, "knot followed again after restart");
     // Resumed from durable cursors, not from scratch.
     expect(knot.connections.at(-1)?.searchParams.get("cursor")).toMatch(/^\d+$/);
@@ -386,7 +377,6 @@ describe("knot cursors", () => {
     const backlog = Array.from({ length: 5 }, () => pushTrigger(knot, [FAKE_WORKFLOW]));
     await Bun.sleep(2_500);
     const second = await tackFor(jetstream, dir);
-    cleanup.push(() => second[Symbol.asyncDispose]());
     await until(() => backlog.every((rkey) => spawnsOf(second, rkey) === 1), "backlog spawned");
 
     const stored = second.tack.knots.cursorOf(knot.host);
@@ -402,7 +392,6 @@ describe("knot cursors", () => {
   test("a knot no longer followed forgets its cursor, so following it again starts live", async () => {
     const { jetstream, knot } = upstreams();
     const service = await tackFor(jetstream);
-    cleanup.push(() => service[Symbol.asyncDispose]());
     await until(() => jetstream.openConnections === 1, "jetstream connection");
     const rkey = registerRepo(jetstream, OWNER, "app", knot.host);
     await until(() => knot.openConnections === 1, "knot followed");
@@ -435,7 +424,6 @@ describe("knot cursors", () => {
 test("two workflows with the same name in one trigger: the first runs, the second is ignored", async () => {
   const { jetstream, knot } = upstreams();
   const service = await tackFor(jetstream);
-  cleanup.push(() => service[Symbol.asyncDispose]());
   await followedRepo(jetstream, knot, { spindle: HOSTNAME });
   const rkey = pushTrigger(knot, [
     FAKE_WORKFLOW,
@@ -475,7 +463,6 @@ test("changes made on Jetstream while tack was down apply before the knots' back
 
   jetstream.replayDelayMs = 400; // Jetstream answers the resume a little slower than the knot
   const second = await tackFor(jetstream, dir);
-  cleanup.push(() => second[Symbol.asyncDispose]());
   await until(() => spawnsOf(second, pushed) === 1, "member's trigger spawned after restart");
   expect(second.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"))).toEqual([]);
 });

@@ -1,14 +1,12 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { Server, ServerWebSocket } from "bun";
 import { silentLogger } from "../../src/log.ts";
 import { backoffDelay, ReconnectingStream } from "../../src/tangled/ws-client.ts";
+import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { captureLogger } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const defer = cleanupAfterEach();
 
 /** A server that records each connection's URL and lets the test talk to the latest socket. */
 function server(onOpen: (ws: ServerWebSocket<{ url: string }>, index: number) => void) {
@@ -28,7 +26,7 @@ function server(onOpen: (ws: ServerWebSocket<{ url: string }>, index: number) =>
       message: () => {},
     },
   });
-  cleanup.push(() => srv.stop(true));
+  defer(() => srv.stop(true));
   return { urls, base: `ws://127.0.0.1:${srv.port}/` };
 }
 
@@ -58,7 +56,7 @@ test("handles messages one at a time, in order, and rebuilds the URL on every re
     minBackoffMs: 10,
     maxBackoffMs: 20,
   });
-  cleanup.push(() => stream.stop());
+  defer(() => stream.stop());
   stream.start();
   await until(() => seen.length === 6, "six messages");
   expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
@@ -79,7 +77,7 @@ test("a handler failure drops the connection so the event comes again", async ()
     minBackoffMs: 10,
     maxBackoffMs: 20,
   });
-  cleanup.push(() => stream.stop());
+  defer(() => stream.stop());
   stream.start();
   await until(() => attempts === 2, "redelivery");
   expect(urls.length).toBe(2);
@@ -95,7 +93,7 @@ test("the idle watchdog reconnects a silent connection", async () => {
     maxBackoffMs: 20,
     idleTimeoutMs: 100,
   });
-  cleanup.push(() => stream.stop());
+  defer(() => stream.stop());
   stream.start();
   await until(() => urls.length >= 3, "two reconnects after idling");
 });
@@ -115,7 +113,7 @@ test("a refused connection is retried until it succeeds", async () => {
     minBackoffMs: 10,
     maxBackoffMs: 40,
   });
-  cleanup.push(() => stream.stop());
+  defer(() => stream.stop());
   stream.start();
   await until(() => attempts >= 5, "five attempts");
 });
@@ -143,7 +141,7 @@ test("a URL the WebSocket client refuses is logged and retried, never thrown", a
     minBackoffMs: 5,
     maxBackoffMs: 10,
   });
-  cleanup.push(() => stream.stop());
+  defer(() => stream.stop());
   stream.start();
   await until(() => attempts >= 3, "retries");
   expect(lines.some((l) => l.msg === "stream: cannot connect")).toBe(true);

@@ -9,6 +9,7 @@ import {
   DEFAULT_CLIENT_TUNING,
 } from "../../../src/providers/buildkite/client.ts";
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
+import { silentApi } from "../../helpers/silent-api.ts";
 import { fastClock, TOKEN } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -125,25 +126,17 @@ test("an unreachable API is retried, then reported as such", async () => {
 });
 
 test("an API that stops answering is timed out per request, retried, then reported", async () => {
-  let requests = 0;
-  const silent = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      requests++;
-      return new Promise<Response>(() => {}); // never answers
-    },
-  });
+  const silent = silentApi();
   try {
     const client = new BuildkiteClient(
-      { token: TOKEN, apiUrl: `http://127.0.0.1:${silent.port}` },
+      { token: TOKEN, apiUrl: silent.url },
       { fetch, clock: fastClock(1_000) },
       { maxAttempts: 2, backoffMs: 10, maxRateLimitWaitMs: 1_000, timeoutMs: 100 },
     );
     const error = await client.accessToken().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BuildkiteApiError);
-    expect(requests).toBe(2);
+    expect(silent.requests()).toBe(2);
   } finally {
-    silent.stop(true);
+    silent.stop();
   }
 });

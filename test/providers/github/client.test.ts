@@ -2,6 +2,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { GithubApiError, GithubClient } from "../../../src/providers/github/client.ts";
 import { GITHUB_TOKEN, RUNNER_REPO } from "../../helpers/fake-github.ts";
+import { silentApi } from "../../helpers/silent-api.ts";
 import { startFakeGithub } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -112,18 +113,10 @@ describe("github client", () => {
 });
 
 test("an API that stops answering fails the call after bounded, timed-out attempts", async () => {
-  let requests = 0;
-  const silent = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      requests++;
-      return new Promise<Response>(() => {}); // never answers
-    },
-  });
+  const silent = silentApi();
   try {
     const client = new GithubClient(
-      { token: GITHUB_TOKEN, apiUrl: `http://127.0.0.1:${silent.port}` },
+      { token: GITHUB_TOKEN, apiUrl: silent.url },
       fetch,
       { attempts: 2, baseDelayMs: 5, maxWaitMs: 1_000, timeoutMs: 100 },
       Date.now,
@@ -131,8 +124,8 @@ test("an API that stops answering fails the call after bounded, timed-out attemp
     );
     const error = await failure(client.defaultBranch(RUNNER_REPO));
     expect(error.message).toContain("failed");
-    expect(requests).toBe(2);
+    expect(silent.requests()).toBe(2);
   } finally {
-    silent.stop(true);
+    silent.stop();
   }
 });
