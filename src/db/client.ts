@@ -15,7 +15,8 @@ export interface OpenDb {
 }
 
 export function openDb(path: string): OpenDb {
-  // safeIntegers: Unix-ns cursors exceed 2^53 and must not be rounded (decision 2).
+  // safeIntegers: Unix-ns cursors exceed 2^53 and must not be rounded (docs/design.md, *Cursors are
+  // nanoseconds*).
   const sqlite = new Database(path, { create: true, strict: true, safeIntegers: true });
   // WAL lets /events readers scan while a webhook commits. synchronous=FULL fsyncs every
   // commit: a status we acknowledged (webhook 200, publish returned) must survive power loss,

@@ -29,7 +29,8 @@ export const events = sqliteTable("events", {
 
 /**
  * Owner: src/pipeline/workflows.ts. One row per workflow of a pipeline trigger: which provider
- * runs it, its latest status, and the whole second of that status's createdAt (decision 5).
+ * runs it, its latest status, and the whole second of that status's createdAt (docs/design.md, *One
+ * status per second per workflow*).
  */
 export const workflows = sqliteTable(
   "workflows",
@@ -105,7 +106,9 @@ export const members = sqliteTable(
   ],
 );
 
-/** Owner: src/tangled/membership.ts. sh.tangled.repo.collaborator records, for permission checks. */
+/**
+ * Owner: src/tangled/membership.ts. sh.tangled.repo.collaborator records, for permission checks.
+ */
 export const collaborators = sqliteTable(
   "collaborators",
   {

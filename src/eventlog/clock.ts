@@ -1,8 +1,9 @@
 /**
  * The `created` stamp of event rows: Unix nanoseconds, unique and strictly increasing
- * (decision 2). The appview sends its own wall clock back as ?cursor=, so `created` follows the
- * wall clock (ms precision scaled to ns) and only steps by +1 ns when the clock has not advanced
- * or went backwards, which keeps it unique across restarts when seeded from the newest row.
+ * (docs/design.md, *Cursors are nanoseconds*). The appview sends its own wall clock back as
+ * ?cursor=, so `created` follows the wall clock (ms precision scaled to ns) and only steps by +1 ns
+ * when the clock has not advanced or went backwards, which keeps it unique across restarts when
+ * seeded from the newest row.
  */
 export class CreatedClock {
   private last: bigint;

@@ -1,9 +1,9 @@
 /**
  * The /events wire frame: `{"created":<ns>,"event":{…},"nsid":"…","rkey":"<TID>"}`.
  * Keys are sorted as the upstream spindle sorts them. `created` is the event's Unix-ns stamp
- * written as exact integer text (decision 2): it is the value a client passes back as ?cursor=.
- * Consumers that parse it into a float lose precision; the appview ignores it and sends its
- * own clock instead.
+ * written as exact integer text (docs/design.md, *Cursors are nanoseconds*): it is the value a
+ * client passes back as ?cursor=. Consumers that parse it into a float lose precision; the appview
+ * ignores it and sends its own clock instead.
  */
 import { type Static, Type } from "@sinclair/typebox";
 

@@ -1,11 +1,12 @@
 /**
- * TIDs: the 13-character, base32-sortable record keys of atproto (tangled-protocol.md §8).
+ * TIDs: the 13-character, base32-sortable record keys of atproto.
  * 53 bits of Unix microseconds, then a 10-bit clock id.
  *
  * The appview de-duplicates statuses on their rkey, so a repeated TID silently drops a status
- * (decision 4). `TidClock` therefore never goes backwards: it starts above the newest TID already
- * in the log (the persisted high-water mark) and uses a random clock id, so even a database
- * restored from an old backup on a host whose clock runs behind does not collide.
+ * (docs/design.md, *Record keys never repeat*). `TidClock` therefore never goes backwards: it
+ * starts above the newest TID already in the log (the persisted high-water mark) and uses a random
+ * clock id, so even a database restored from an old backup on a host whose clock runs behind does
+ * not collide.
  */
 const ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";
 const TID_PATTERN = /^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$/;

@@ -1,7 +1,7 @@
 /**
  * GET /events (WebSocket) — the status stream the Tangled appview consumes.
  *
- * Contract (decision 2, tangled-protocol.md §1.1):
+ * Contract (docs/design.md, *Cursors are nanoseconds*):
  * - `?cursor=N` (Unix ns) sends every retained event with created > N, oldest first, then live
  *   events as they commit. Absent, `0`, negative or unparsable: replay from the start (the
  *   appview de-duplicates by rkey). One frame per event, see eventlog/envelope.ts.
@@ -152,7 +152,7 @@ const MAX_CURSOR = (1n << 63n) - 1n;
 
 /**
  * `valid` is false for text that is not an integer; like absent and `0`, it replays from the
- * start (decision 2), but is worth a warning.
+ * start (docs/design.md, *Cursors are nanoseconds*), but is worth a warning.
  */
 export function parseCursor(raw: string | undefined): { cursor: bigint; valid: boolean } {
   if (raw === undefined || raw === "") return { cursor: 0n, valid: true };

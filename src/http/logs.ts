@@ -1,7 +1,7 @@
 /**
  * GET /logs/{knot}/{pipelineRkey}/{workflow} (WebSocket) — one workflow's log, in the upstream
  * spindle's format: one LogLine JSON object per text frame, then a close with code 1000 and
- * reason "log stream complete" (tangled-protocol.md §1.2).
+ * reason "log stream complete".
  *
  * The log is opened *before* the upgrade, so an unknown workflow is a real HTTP 404 and a
  * provider failure a real 500 that the appview's dialer can report, not an immediate close.

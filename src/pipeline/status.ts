@@ -42,7 +42,10 @@ export function movesForward(current: WorkflowStatus | undefined, next: Workflow
   return RANK[next] > RANK[current];
 }
 
-/** The record's exact shape; `$type` is the real NSID (decision 3), keys in sorted order. */
+/**
+ * The record's exact shape; `$type` is the real NSID (docs/design.md, *Records carry their real
+ * type*), keys in sorted order.
+ */
 export const PipelineStatusRecord = Type.Object({
   $type: Type.Literal(NSID_PIPELINE_STATUS),
   createdAt: Type.String(),

@@ -1,5 +1,5 @@
 /**
- * Turns an sh.tangled.pipeline trigger from a knot into provider work (tangled-protocol.md §3).
+ * Turns an sh.tangled.pipeline trigger from a knot into provider work.
  *
  * Gates, in order; a trigger failing one is dropped with a warning that says why, and no
  * status is emitted:

@@ -1,6 +1,7 @@
 /**
  * Owns the `triggers` table: the durable record that a pipeline trigger was accepted, which
- * makes processing once-ever (decision 6) survive restarts and repeated deliveries.
+ * makes processing once-ever (docs/design.md, *Statuses only move forward*) survive restarts and
+ * repeated deliveries.
  */
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";

@@ -1,5 +1,5 @@
 /**
- * Reads a workflow's `tack:` block (prior-art-tack.md §1d): its first key names the provider,
+ * Reads a workflow's `tack:` block: its first key names the provider,
  * its value is that provider's options. `engine:` and everything else is Tangled's business.
  * Any problem comes back as a sentence the workflow's author can act on; it becomes the
  * `error` of a failed status and the workflow's log.

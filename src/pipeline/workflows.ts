@@ -3,10 +3,12 @@
  *
  * Contracts:
  * - Forward only: a status is emitted only if it moves past the stored one (pending → running →
- *   terminal); duplicates and late, out-of-order reports are dropped (decision 6).
- * - Whole-second spacing (decision 5): the appview orders statuses by createdAt at 1 s
- *   precision, so each status of a workflow carries a later second than the previous one. A
- *   transition inside the same second waits for the next one; it is never stamped ahead.
+ *   terminal); duplicates and late, out-of-order reports are dropped (docs/design.md,
+ *   *Statuses only move forward*).
+ * - Whole-second spacing (docs/design.md, *One status per second per workflow*): the appview orders
+ *   statuses by createdAt at 1 s precision, so each status of a workflow carries a later second than
+ *   the previous one. A transition inside the same second waits for the next one; it is never stamped
+ *   ahead.
  * - Transitions of one workflow are serialized; the row update and the status event commit in
  *   one transaction, and the returned promise resolves only after that commit.
  */

@@ -37,9 +37,9 @@ export interface Provider {
   stop(): Promise<void>;
   /**
    * Handles `POST /webhooks/<name>` with the exact request bytes (a signature covers them).
-   * Contract (house rule 5): verify → 401; parse → 400; ignored on purpose → 200; applied
-   * durably (de-duplicated, forward-only) → 200; only our own failures are 5xx, so the CI
-   * retries exactly when it should. Providers without webhooks leave this out (404).
+   * Contract (docs/design.md, *Webhook contract*): verify → 401; parse → 400; ignored on purpose →
+   * 200; applied durably (de-duplicated, forward-only) → 200; only our own failures are 5xx, so the
+   * CI retries exactly when it should. Providers without webhooks leave this out (404).
    */
   webhook?(request: WebhookRequest): Promise<WebhookResponse>;
   /**
@@ -90,7 +90,7 @@ export interface ProviderDeps {
 export class LogsNotFoundError extends Error {}
 
 /**
- * One log frame in the upstream spindle's format (tangled-protocol.md §1.2). Field order and
+ * One log frame in the upstream spindle's format. Field order and
  * omission rules follow Go's struct: `stream` only on data lines; `step_status`, `step_kind`,
  * `step_command` only on control lines, and `step_kind` 0 (system step) is omitted.
  */

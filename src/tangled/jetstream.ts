@@ -1,6 +1,6 @@
 /**
- * Learns this spindle's repos, members and collaborators from Jetstream
- * (tangled-protocol.md §4): sh.tangled.repo, sh.tangled.spindle.member and
+ * Learns this spindle's repos, members and collaborators from Jetstream:
+ * sh.tangled.repo, sh.tangled.spindle.member and
  * sh.tangled.repo.collaborator, as plain JSON frames.
  *
  * Each event is applied and the cursor (its time_us) saved in one transaction. Events at or

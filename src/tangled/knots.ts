@@ -1,6 +1,6 @@
 /**
- * Follows the /events stream of every knot that hosts a repo using this spindle
- * (tangled-protocol.md §3): one reconnecting consumer per knot, `wss://<knot>/events`
+ * Follows the /events stream of every knot that hosts a repo using this spindle:
+ * one reconnecting consumer per knot, `wss://<knot>/events`
  * (`ws://` in dev mode).
  *
  * Knot frames carry no `created`, but their rkeys are TIDs the knot minted just before it

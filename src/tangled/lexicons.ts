@@ -1,8 +1,8 @@
 /**
- * TypeBox schemas for the sh.tangled.* records tack reads, transcribed from the lexicons
- * (shared/lexicons). Wire data is validated once, where it enters, against these.
+ * TypeBox schemas for the sh.tangled.* records tack reads, transcribed from the Tangled
+ * lexicons. Wire data is validated once, where it enters, against these.
  * Unknown fields are allowed, as atproto records may grow; `$type` is not checked because the
- * knot sends "" (tangled-protocol.md §2).
+ * knot sends "".
  */
 import { type Static, Type } from "@sinclair/typebox";
 
@@ -123,7 +123,7 @@ export const JetstreamEvent = Type.Object({
 });
 export type JetstreamEvent = Static<typeof JetstreamEvent>;
 
-/** A frame of a knot's /events stream (tangled-protocol.md §3); `created` only from newer knots. */
+/** A frame of a knot's /events stream; `created` only from newer knots. */
 export const KnotFrame = Type.Object({
   rkey: Type.String({ minLength: 1, maxLength: 64 }),
   nsid: Type.String(),

@@ -1,5 +1,5 @@
 /**
- * A local stand-in for Buildkite's REST API (ci-providers.md §1), written independently of
+ * A local stand-in for Buildkite's REST API, written independently of
  * src/. It listens on 127.0.0.1:0, checks what a real API would refuse (the Bearer token, the
  * path, the create-build body), records every call, and answers with realistic build, job and
  * log bodies, including the RateLimit-* headers.

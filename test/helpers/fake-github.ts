@@ -1,6 +1,6 @@
 /**
- * A local stand-in for the GitHub REST API on 127.0.0.1, written from GitHub's documentation
- * (ci-providers.md §2), independent of src/. It checks what a real GitHub would refuse (token,
+ * A local stand-in for the GitHub REST API on 127.0.0.1, written from GitHub's documentation,
+ * independent of src/. It checks what a real GitHub would refuse (token,
  * Accept, API version, dispatch body, declared inputs, known ref and workflow), records every
  * call, keeps runs and jobs that tests move along, and answers with bodies shaped like
  * GitHub's. Job logs answer 302 to a second server standing in for GitHub's log storage, which

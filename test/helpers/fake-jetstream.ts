@@ -1,5 +1,5 @@
 /**
- * A local Jetstream on 127.0.0.1 speaking its plain-JSON wire format (tangled-protocol.md §4):
+ * A local Jetstream on 127.0.0.1 speaking its plain-JSON wire format:
  * `GET /subscribe?wantedCollections=…&cursor=<µs>`, one text frame per event,
  * `{"did","time_us","kind":"commit","commit":{"rev","operation","collection","rkey","record","cid"}}`.
  * With a cursor it replays retained events from that time on, then live; without, live only.

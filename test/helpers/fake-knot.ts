@@ -1,5 +1,5 @@
 /**
- * A local knot on 127.0.0.1 serving `GET /events` as a knot does (tangled-protocol.md §3):
+ * A local knot on 127.0.0.1 serving `GET /events` as a knot does:
  * frames `{"event":{…},"nsid":"…","rkey":"<TID>"}` with sorted keys and no `created`;
  * `?cursor=<ns>` replays events created after it, then live; no cursor means live only.
  */

@@ -1,5 +1,5 @@
 /**
- * Signs Buildkite webhooks the way Buildkite does (ci-providers.md §1.8), with node:crypto and
+ * Signs Buildkite webhooks the way Buildkite does, with node:crypto and
  * nothing from src/: `X-Buildkite-Signature: timestamp=<unix s>,signature=<hex HMAC-SHA256 of
  * "<timestamp>.<body>">`, or in token mode `X-Buildkite-Token: <secret>`.
  */

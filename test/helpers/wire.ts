@@ -1,7 +1,7 @@
 /**
  * Wire-format helpers for the stand-ins, written independently of src/: JSON with keys sorted
  * the way Go marshals a map (the knot's and Jetstream's frames), and record builders shaped
- * exactly like the Tangled lexicons (tangled-protocol.md §2).
+ * exactly like the Tangled lexicons.
  */
 export function sortedJson(value: unknown): string {
   return JSON.stringify(sortDeep(value));

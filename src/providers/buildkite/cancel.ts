@@ -1,5 +1,5 @@
 /**
- * Cancels a workflow's Buildkite build (issue 4 §7). Buildkite answers with the build, usually
+ * Cancels a workflow's Buildkite build. Buildkite answers with the build, usually
  * `canceling` (running to Tangled) and later `canceled`, which a webhook or a poll turns into
  * `cancelled`. A 422 means the build can no longer be canceled: if it already finished, its
  * final state is applied and the call succeeds; otherwise Buildkite's reason is thrown.

@@ -1,5 +1,5 @@
 /**
- * Buildkite's REST API (ci-providers.md §1), through the instrumented fetch the provider was
+ * Buildkite's REST API, through the instrumented fetch the provider was
  * given. Every response is checked against its schema before use.
  *
  * Failures: a 4xx throws BuildkiteApiError carrying Buildkite's own message (for a person to
@@ -134,7 +134,7 @@ export class BuildkiteClient {
   }
 
   /**
-   * The bytes of a job's log from `from` on (ci-providers.md §1.5). From 0 the whole log is
+   * The bytes of a job's log from `from` on. From 0 the whole log is
    * read; after that only the new tail: HEAD gives the size, a suffix Range fetches the
    * difference. The log may grow between the two requests, so the Content-Range of the answer
    * says where the bytes really start and the request is widened if it started too late.

@@ -1,5 +1,5 @@
 /**
- * The Buildkite provider (issue 4): one Buildkite build per workflow, state from signed
+ * The Buildkite provider: one Buildkite build per workflow, state from signed
  * webhooks confirmed against the API, reconciliation polls for lost webhooks, job logs on
  * /logs, cancel. Operator guide: docs/buildkite.md.
  *

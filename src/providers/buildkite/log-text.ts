@@ -1,5 +1,5 @@
 /**
- * Turns a Buildkite job log (raw terminal bytes, ci-providers.md §1.5) into plain lines for
+ * Turns a Buildkite job log (raw terminal bytes) into plain lines for
  * LogLines: UTF-8 decoded across chunk boundaries, split on newlines, ANSI escape sequences
  * and Buildkite's `ESC _bk;t=<ms> BEL` timestamp markers removed, and a carriage-return
  * redraw (progress bars) reduced to what a terminal would finally show. A marker's timestamp

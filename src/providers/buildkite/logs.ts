@@ -1,5 +1,5 @@
 /**
- * /logs for a Buildkite workflow (issue 4 §6): the build's command jobs in order, each as a
+ * /logs for a Buildkite workflow: the build's command jobs in order, each as a
  * control start line (job name and command), its log as data lines (log-text.ts), and a
  * control end line. A finished build is read once; a running one is followed: each poll
  * re-reads the build for job states, asks the log's size and fetches only the new tail,

@@ -1,5 +1,5 @@
 /**
- * Reconciliation (issue 4 §5): webhooks are hints that can be lost, so builds are also read
+ * Reconciliation: webhooks are hints that can be lost, so builds are also read
  * from the API.
  *
  * - Every `intervalMs`, builds whose last known state is unfinished and that nothing (webhook

@@ -1,5 +1,5 @@
 /**
- * Buildkite's wire objects as tack reads them (ci-providers.md §1.2–§1.8): the build and job
+ * Buildkite's wire objects as tack reads them: the build and job
  * objects of the REST API, which webhooks embed too, and the other bodies the client reads.
  * Only the fields tack uses are declared; Buildkite adds fields freely, so extra ones pass.
  * Everything from Buildkite is checked against these before use.

@@ -1,5 +1,5 @@
 /**
- * Starts one Buildkite build for one workflow (issue 4 §2) and stores its reference before
+ * Starts one Buildkite build for one workflow and stores its reference before
  * returning, so every later webhook, poll, /logs and cancel can find it.
  *
  * The build carries the Tangled context twice: as env (TACK_* variables for the steps, under
@@ -106,7 +106,7 @@ async function createOnce(
   }
 }
 
-/** The create-build body for a workflow (ci-providers.md §1.2). */
+/** The create-build body for a workflow. */
 export function buildRequest(workflow: StoredWorkflow, options: BuildkiteOptions): CreateBuildBody {
   const trigger = Value.Check(TriggerMetadata, workflow.context) ? workflow.context : undefined;
   const commit = options.commit ?? commitOf(trigger);

@@ -1,5 +1,5 @@
 /**
- * Buildkite build state → Tangled status (issue 4 §4, ci-providers.md §1.11).
+ * Buildkite build state → Tangled status.
  *
  * | Buildkite                                  | Tangled   | error                      |
  * | ------------------------------------------ | --------- | -------------------------- |

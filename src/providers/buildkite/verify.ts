@@ -1,5 +1,5 @@
 /**
- * Authenticates a Buildkite webhook (ci-providers.md §1.8) against TACK_BUILDKITE_WEBHOOK_SECRET.
+ * Authenticates a Buildkite webhook against TACK_BUILDKITE_WEBHOOK_SECRET.
  *
  * - token mode: `X-Buildkite-Token` carries the secret itself; compared in constant time (both
  *   sides are hashed first, so not even the length leaks).

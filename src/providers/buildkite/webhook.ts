@@ -1,5 +1,5 @@
 /**
- * POST /webhooks/buildkite (issue 4 §3). The contract, in order:
+ * POST /webhooks/buildkite. The contract, in order:
  *
  *   1. verify (token or signature, verify.ts)          → 401, nothing read or written
  *   2. parse the JSON body                             → 400 when it is not JSON

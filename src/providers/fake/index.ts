@@ -39,7 +39,8 @@ export function createFakeProvider(deps: { workflows: Workflows; log: Logger }):
   const drive = (workflow: StoredWorkflow) => {
     const options = optionsOf(workflow);
     const task = (async () => {
-      // Each transition waits for the next whole second inside Workflows (decision 5).
+      // Each transition waits for the next whole second inside Workflows (docs/design.md, *One
+      // status per second per workflow*).
       if (stopped) return;
       await deps.workflows.transition(workflow.id, "running");
       if (stopped) return;

@@ -1,5 +1,5 @@
 /**
- * The GitHub REST calls tack makes (ci-providers.md §2), over the instrumented fetch.
+ * The GitHub REST calls tack makes, over the instrumented fetch.
  *
  * Every request carries `Accept: application/vnd.github+json`, a pinned `X-GitHub-Api-Version`
  * and the token as `Authorization: Bearer`. Every answer is validated before use.

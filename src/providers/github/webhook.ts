@@ -1,9 +1,9 @@
 /**
  * POST /webhooks/github — `workflow_run` and `workflow_job` deliveries from the runner
- * repository's webhook (ci-providers.md §2.4).
+ * repository's webhook.
  *
- * One straight line, one status per step (house rule 5); the route already answered 503 when
- * GitHub is not configured and 413 above 1 MiB:
+ * One straight line, one status per step (docs/design.md, *Webhook contract*); the route
+ * already answered 503 when GitHub is not configured and 413 above 1 MiB:
  *   signature (X-Hub-Signature-256 over the raw bytes) → 401, nothing read or written;
  *   body not UTF-8 JSON → 400; `ping` → 200; other events → 200 ignored;
  *   payload not the event's shape, or no X-GitHub-Delivery → 400;

@@ -1,7 +1,7 @@
 /**
- * /logs for a Buildkite workflow over the real WebSocket (issue 4 §6): per command job a
+ * /logs for a Buildkite workflow over the real WebSocket: per command job a
  * control start line, clean data lines, a control end line; a running build is followed
- * until it finishes. Also cancel (§7), which goes through the same build reference.
+ * until it finishes. Also cancel, which goes through the same build reference.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";

@@ -1,5 +1,5 @@
 /**
- * Reconciliation (issue 4 §5): webhooks can be lost, and tack can be down when they come.
+ * Reconciliation: webhooks can be lost, and tack can be down when they come.
  * A quiet build is polled, every unfinished build is polled at start, and polling holds back
  * while Buildkite's rate-limit budget is nearly spent.
  */

@@ -1,5 +1,5 @@
 /**
- * Spawn (issue 4 §2): the create-build request Buildkite receives, the stored reference, and
+ * Spawn: the create-build request Buildkite receives, the stored reference, and
  * what a refusal (422), a rate limit (429) and an outage (5xx) do to the workflow.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";

@@ -1,5 +1,5 @@
 /**
- * POST /webhooks/buildkite end to end (issue 4 §3–§4): signed deliveries move a spawned
+ * POST /webhooks/buildkite end to end: signed deliveries move a spawned
  * workflow through Tangled's statuses; duplicates, late and early deliveries never regress or
  * double it; every refused delivery answers its status code and writes nothing.
  */
