@@ -69,7 +69,7 @@ export class TriggerProcessor {
       log.warn("trigger: rejected, knot mismatch", { record_knot: repo.knot });
       return "knot-mismatch";
     }
-    const tracked = this.deps.membership.trackedRepo(repo.did, repo.repo, knot);
+    const tracked = this.deps.membership.trackedRepo(repo.did, repo.repo ?? "", knot);
     if (!tracked) {
       log.warn("trigger: rejected, repo does not use this spindle", {
         repo: `${repo.did}/${repo.repo}`,

@@ -19,12 +19,20 @@ const KnotHost = Type.String({
   pattern: "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$",
 });
 
+const Did = Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" });
+
+/**
+ * Where a pipeline's repo lives. Today's records name the repo by its own DID (`repoDid`);
+ * older ones only by owner DID (`did`) and record name (`repo`), so both stay optional here.
+ */
 export const TriggerRepo = Type.Object({
   knot: KnotHost,
-  did: Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" }),
-  repo: Type.String({ minLength: 1 }),
+  did: Did,
+  repoDid: Type.Optional(Did),
+  repo: Type.Optional(Type.String()),
   defaultBranch: Type.String(),
 });
+export type TriggerRepo = Static<typeof TriggerRepo>;
 
 export const PushTriggerData = Type.Object({
   ref: Type.String(),
@@ -32,37 +40,57 @@ export const PushTriggerData = Type.Object({
   oldSha: Sha,
 });
 
+/**
+ * `action` is one of opened, reopened, closed, merged, synchronize in today's lexicon; older
+ * knots wrote other words ("create"), and a fork PR run triggered by the appview has none.
+ */
 export const PullRequestTriggerData = Type.Object({
   sourceBranch: Type.String(),
   targetBranch: Type.String(),
   sourceSha: Sha,
-  action: Type.String(),
+  action: Type.Optional(Type.String()),
+  pull: Type.Optional(Type.String()),
 });
 
+export const InputPair = Type.Object({ key: Type.String(), value: Type.String() });
+
+/** Older manual triggers carried only `inputs`; today's name the commit (`sha`) and `ref`. */
 export const ManualTriggerData = Type.Object({
-  inputs: Type.Optional(Type.Array(Type.Object({ key: Type.String(), value: Type.String() }))),
+  sha: Type.Optional(Sha),
+  ref: Type.Optional(Type.String()),
+  inputs: Type.Optional(Type.Array(InputPair)),
 });
+
+export const TriggerKind = Type.Union([
+  Type.Literal("push"),
+  Type.Literal("pull_request"),
+  Type.Literal("manual"),
+]);
+export type TriggerKind = Static<typeof TriggerKind>;
 
 export const TriggerMetadata = Type.Object({
-  kind: Type.Union([Type.Literal("push"), Type.Literal("pull_request"), Type.Literal("manual")]),
+  kind: TriggerKind,
   repo: TriggerRepo,
   push: Type.Optional(PushTriggerData),
   pullRequest: Type.Optional(PullRequestTriggerData),
   manual: Type.Optional(ManualTriggerData),
+  /** The repo the code and workflows come from when it is not `repo` (a fork). */
+  sourceRepo: Type.Optional(Did),
 });
 export type TriggerMetadata = Static<typeof TriggerMetadata>;
+
+export const CloneOptions = Type.Object({
+  skip: Type.Optional(Type.Boolean()),
+  depth: Type.Optional(Type.Integer()),
+  submodules: Type.Optional(Type.Boolean()),
+  tags: Type.Optional(Type.Boolean()),
+});
 
 export const PipelineWorkflow = Type.Object({
   name: Type.String({ minLength: 1 }),
   engine: Type.String(),
   raw: Type.String(),
-  clone: Type.Optional(
-    Type.Object({
-      skip: Type.Optional(Type.Boolean()),
-      depth: Type.Optional(Type.Integer()),
-      submodules: Type.Optional(Type.Boolean()),
-    }),
-  ),
+  clone: Type.Optional(CloneOptions),
 });
 export type PipelineWorkflow = Static<typeof PipelineWorkflow>;
 
@@ -75,8 +103,6 @@ export type PipelineTrigger = Static<typeof PipelineTrigger>;
 export const NSID_REPO = "sh.tangled.repo";
 export const NSID_SPINDLE_MEMBER = "sh.tangled.spindle.member";
 export const NSID_COLLABORATOR = "sh.tangled.repo.collaborator";
-
-const Did = Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" });
 
 /** sh.tangled.repo: `spindle` names the CI runner ("", "[[none]]" or absent: none). */
 export const RepoRecord = Type.Object({

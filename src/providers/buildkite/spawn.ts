@@ -127,7 +127,7 @@ export function buildRequest(workflow: StoredWorkflow, options: BuildkiteOptions
   };
   if (trigger) {
     tackEnv.TACK_REPO_DID = trigger.repo.did;
-    tackEnv.TACK_REPO_NAME = trigger.repo.repo;
+    tackEnv.TACK_REPO_NAME = trigger.repo.repo ?? "";
   }
   const body: CreateBuildBody = {
     commit,

@@ -86,8 +86,11 @@ function tangledInput(args: {
   return {
     knot: repo.knot,
     repo_did: repo.did,
-    repo_name: repo.repo,
-    clone_url: `${scheme}://${repo.knot}/${repo.did}/${repo.repo}`,
+    repo_name: repo.repo ?? "",
+    // Knots serve a repo under its own DID when it has one, else under owner/name.
+    clone_url: repo.repoDid
+      ? `${scheme}://${repo.knot}/${repo.repoDid}`
+      : `${scheme}://${repo.knot}/${repo.did}/${repo.repo ?? ""}`,
     commit: byKind.commit,
     ref: byKind.ref,
     event: context.kind,
