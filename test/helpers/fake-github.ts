@@ -86,6 +86,8 @@ interface Failure {
   status: number;
   headers: Record<string, string>;
   remaining: number;
+  /** Perform the request's effect before answering with the failure (a 502 after the run exists). */
+  thenPerform: boolean;
 }
 
 let nextRunId = 9_000_000_001;
@@ -113,6 +115,7 @@ export class FakeGithub {
   scopes: string | undefined = "repo, workflow";
   rateRemaining = 4999;
   private readonly failures: Failure[] = [];
+  private held: { gate: Promise<void>; arrived: (run: FakeRun) => void } | undefined;
 
   private constructor(
     private readonly api: Server<undefined>,
@@ -153,8 +156,33 @@ export class FakeGithub {
     status: number,
     count = 1,
     headers: Record<string, string> = {},
+    options: { thenPerform?: boolean } = {},
   ): void {
-    this.failures.push({ method, path, status, headers, remaining: count });
+    this.failures.push({
+      method,
+      path,
+      status,
+      headers,
+      remaining: count,
+      thenPerform: options.thenPerform ?? false,
+    });
+  }
+
+  /**
+   * Holds back the answer of the next dispatch: `dispatched` resolves once the run exists (and,
+   * lag permitting, is listed), the answer goes out on `release()`.
+   */
+  holdNextDispatch(): { dispatched: Promise<FakeRun>; release: () => void } {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived: (run: FakeRun) => void = () => {};
+    const dispatched = new Promise<FakeRun>((resolve) => {
+      arrived = resolve;
+    });
+    this.held = { gate, arrived };
+    return { dispatched, release };
   }
 
   callsTo(method: string, path: RegExp): RecordedCall[] {
@@ -302,6 +330,7 @@ export class FakeGithub {
     );
     if (failure) {
       failure.remaining--;
+      if (failure.thenPerform) await this.route(request.method, url, body);
       return this.json(failure.status, { message: `injected ${failure.status}` }, failure.headers);
     }
     if (request.headers.get("authorization") !== `Bearer ${GITHUB_TOKEN}`) {
@@ -325,7 +354,7 @@ export class FakeGithub {
     return this.route(request.method, url, body);
   }
 
-  private route(method: string, url: URL, body: unknown): Response {
+  private async route(method: string, url: URL, body: unknown): Promise<Response> {
     const path = url.pathname;
     if (method === "GET" && path === "/rate_limit") {
       const core = {
@@ -353,7 +382,17 @@ export class FakeGithub {
       });
     }
     match = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/([^/]+)\/dispatches$/.exec(path);
-    if (method === "POST" && match?.[1] && match[2]) return this.dispatch(match[1], match[2], body);
+    if (method === "POST" && match?.[1] && match[2]) {
+      const answer = this.dispatch(match[1], match[2], body);
+      const held = this.held;
+      const run = [...this.runs.values()].at(-1);
+      if (held && answer.status < 300 && run) {
+        this.held = undefined;
+        held.arrived(run);
+        await held.gate;
+      }
+      return answer;
+    }
     match = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/([^/]+)\/runs$/.exec(path);
     if (method === "GET" && match?.[1] && match[2]) return this.listRuns(match[1], match[2], url);
     match = /^\/repos\/([^/]+\/[^/]+)\/actions\/runs\/(\d+)$/.exec(path);
