@@ -34,6 +34,7 @@ const tack = await startTack(
     dev: true,
     logLevel: "warn",
     eventsRetentionMs: 0,
+    providers: { fake: {} },
   },
   createLogger("warn"),
   { streams: { minBackoffMs: 100, maxBackoffMs: 1_000 } },

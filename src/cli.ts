@@ -10,6 +10,9 @@ export type Command =
   | { kind: "version" }
   | { kind: "usage-error"; message: string };
 
+import { CATALOG } from "./providers/catalog.ts";
+import type { ProviderDescriptor } from "./providers/provider.ts";
+
 export const USAGE = `tack: a Tangled spindle that stitches any CI into Tangled
 
 Usage:
@@ -28,9 +31,22 @@ Environment:
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
-  TACK_BUILDKITE_*    -         Buildkite: TOKEN, ORG, WEBHOOK_SECRET, WEBHOOK_MODE, API_URL
-  TACK_GITHUB_*       -         GitHub Actions: TOKEN, WEBHOOK_SECRET, API_URL
-`;
+${CATALOG.map(providerLine).join("")}`;
+
+/** "  TACK_BUILDKITE_*    -         Buildkite: TOKEN, ORG, … (docs/buildkite.md)". */
+function providerLine(descriptor: ProviderDescriptor): string {
+  const names = Object.keys(descriptor.env);
+  if (names.length === 0) return "";
+  const prefix = commonPrefix(names);
+  const rest = names.map((name) => name.slice(prefix.length)).join(", ");
+  return `  ${`${prefix}*`.padEnd(20)}-         ${descriptor.title}: ${rest} (${descriptor.docs})\n`;
+}
+
+function commonPrefix(names: string[]): string {
+  let prefix = names[0] ?? "";
+  for (const name of names) while (!name.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix.slice(0, prefix.lastIndexOf("_") + 1);
+}
 
 export function parseArgs(argv: string[]): Command {
   if (argv[0] === "check") {

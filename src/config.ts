@@ -9,13 +9,14 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { LogLevel } from "./log.ts";
+import { CATALOG, type ProviderConfigs } from "./providers/catalog.ts";
 
 const HOSTNAME = "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$";
 const DID = "^did:[a-z]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._-]$";
 const LISTEN_ADDR = "^(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$";
 const BOOLEAN = "^(?:1|0|true|false|yes|no|on|off)$";
 
-const Env = Type.Object({
+const CoreEnv = Type.Object({
   TACK_HOSTNAME: Type.String({
     pattern: HOSTNAME,
     description: "this spindle's public hostname as repos name it, e.g. spindle.example.com",
@@ -49,66 +50,25 @@ const Env = Type.Object({
     pattern: "^(?:0|[0-9]{1,6}[smhd])$",
     description: "how long to keep events, e.g. 30d, 72h or 0 to keep everything",
   }),
-  TACK_BUILDKITE_TOKEN: Type.Optional(
-    Type.String({ description: "a Buildkite API access token (enables the buildkite provider)" }),
-  ),
-  TACK_BUILDKITE_ORG: Type.Optional(
-    Type.String({
-      pattern: "^[a-z0-9][a-z0-9-]*$",
-      description: "the Buildkite organization slug, e.g. my-org",
-    }),
-  ),
-  TACK_BUILDKITE_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ description: "the token or signing secret of the Buildkite webhook" }),
-  ),
-  TACK_BUILDKITE_WEBHOOK_MODE: Type.Union([Type.Literal("token"), Type.Literal("signature")], {
-    default: "token",
-    description: "token or signature (how Buildkite webhooks are authenticated)",
-  }),
-  TACK_BUILDKITE_API_URL: Type.String({
-    default: "https://api.buildkite.com",
-    pattern: "^https?://[^\\s]+$",
-    description: "the Buildkite REST API base URL",
-  }),
-  TACK_GITHUB_TOKEN: Type.Optional(
-    Type.String({ description: "a GitHub token (enables the github provider)" }),
-  ),
-  TACK_GITHUB_WEBHOOK_SECRET: Type.Optional(
-    Type.String({ description: "the secret of the GitHub webhook" }),
-  ),
-  TACK_GITHUB_API_URL: Type.String({
-    default: "https://api.github.com",
-    pattern: "^https?://[^\\s]+$",
-    description: "the GitHub REST API base URL (GitHub Enterprise: https://<host>/api/v3)",
-  }),
 });
-type Env = Static<typeof Env>;
+type CoreEnv = Static<typeof CoreEnv>;
+
+/** The core's variables and every catalogued provider's, validated as one schema. */
+const Env = Type.Object({
+  ...CoreEnv.properties,
+  ...Object.assign({}, ...CATALOG.map((descriptor) => descriptor.env)),
+});
 
 /** Variables whose values must never be echoed back, in errors or logs. */
-const SECRET_VARIABLES = new Set<string>([
-  "TACK_BUILDKITE_TOKEN",
-  "TACK_BUILDKITE_WEBHOOK_SECRET",
-  "TACK_GITHUB_TOKEN",
-  "TACK_GITHUB_WEBHOOK_SECRET",
-]);
+const SECRET_VARIABLES = new Set(
+  Object.entries(Env.properties as Record<string, TSchema>)
+    .filter(([, schema]) => schema.secret === true)
+    .map(([name]) => name),
+);
 
 export interface ListenAddress {
   hostname: string;
   port: number;
-}
-
-export interface BuildkiteConfig {
-  token: string;
-  org: string;
-  webhookSecret: string;
-  webhookMode: "token" | "signature";
-  apiUrl: string;
-}
-
-export interface GithubConfig {
-  token: string;
-  webhookSecret: string;
-  apiUrl: string;
 }
 
 export interface Config {
@@ -121,10 +81,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
   eventsRetentionMs: number;
-  /** Present when TACK_BUILDKITE_TOKEN is set (then org and webhook secret are required). */
-  buildkite?: BuildkiteConfig;
-  /** Present when TACK_GITHUB_TOKEN is set (then the webhook secret is required). */
-  github?: GithubConfig;
+  /** Each enabled provider's config, by name (see src/providers/catalog.ts). */
+  providers: ProviderConfigs;
 }
 
 export class ConfigError extends Error {}
@@ -150,7 +108,7 @@ export function loadConfig(
   const withDefaults = Value.Default(Env, raw);
   const error = firstError(withDefaults);
   if (error) throw new ConfigError(error);
-  const parsed = withDefaults as Env;
+  const parsed = withDefaults as CoreEnv & Record<string, string | undefined>;
 
   const listen = parseListenAddress(parsed.TACK_LISTEN_ADDR);
   if (!listen) {
@@ -168,8 +126,7 @@ export function loadConfig(
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),
-      buildkite: buildkiteConfig(parsed),
-      github: githubConfig(parsed),
+      providers: providerConfigs(parsed),
     },
     unknownVariables: Object.keys(env).filter(
       (key) => key.startsWith("TACK_") && !known.includes(key),
@@ -190,38 +147,18 @@ export function loadDbPath(env: Record<string, string | undefined>): string {
   return env.TACK_DB_PATH || "tack.db";
 }
 
-function buildkiteConfig(env: Env): BuildkiteConfig | undefined {
-  const token = env.TACK_BUILDKITE_TOKEN;
-  if (token === undefined) return undefined;
-  const org = required(env.TACK_BUILDKITE_ORG, "TACK_BUILDKITE_ORG", "TACK_BUILDKITE_TOKEN");
-  const webhookSecret = required(
-    env.TACK_BUILDKITE_WEBHOOK_SECRET,
-    "TACK_BUILDKITE_WEBHOOK_SECRET",
-    "TACK_BUILDKITE_TOKEN",
-  );
-  return {
-    token,
-    org,
-    webhookSecret,
-    webhookMode: env.TACK_BUILDKITE_WEBHOOK_MODE,
-    apiUrl: env.TACK_BUILDKITE_API_URL.replace(/\/+$/, ""),
-  };
-}
-
-function githubConfig(env: Env): GithubConfig | undefined {
-  const token = env.TACK_GITHUB_TOKEN;
-  if (token === undefined) return undefined;
-  const webhookSecret = required(
-    env.TACK_GITHUB_WEBHOOK_SECRET,
-    "TACK_GITHUB_WEBHOOK_SECRET",
-    "TACK_GITHUB_TOKEN",
-  );
-  return { token, webhookSecret, apiUrl: env.TACK_GITHUB_API_URL.replace(/\/+$/, "") };
-}
-
-function required(value: string | undefined, variable: string, because: string): string {
-  if (value === undefined) throw new ConfigError(`${variable} is required when ${because} is set`);
-  return value;
+/** Asks each catalogued provider for its config; a provider's complaint becomes a ConfigError. */
+function providerConfigs(env: Record<string, string | undefined>): ProviderConfigs {
+  const configs: Record<string, unknown> = {};
+  for (const descriptor of CATALOG) {
+    try {
+      const config = descriptor.configure(env);
+      if (config !== undefined) configs[descriptor.name] = config;
+    } catch (error) {
+      throw new ConfigError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return configs as ProviderConfigs;
 }
 
 /** ":8080" → all interfaces; "127.0.0.1:8080"; "[::1]:8080" → "::1". */
@@ -237,9 +174,21 @@ function firstError(value: unknown): string | undefined {
   const first = Value.Errors(Env, value).First();
   if (!first) return undefined;
   const variable = first.path.replace(/^\//, "");
-  const schema: TSchema | undefined = Env.properties[variable as keyof Env];
+  const schema = (Env.properties as Record<string, TSchema | undefined>)[variable];
   const expected = schema?.description ?? first.message;
   if (first.value === undefined) return `${variable} is required: ${expected}`;
-  const shown = SECRET_VARIABLES.has(variable) ? "" : ` ${JSON.stringify(first.value)}`;
+  const echoable =
+    !SECRET_VARIABLES.has(variable) &&
+    !(typeof first.value === "string" && looksLikeToken(first.value));
+  const shown = echoable ? ` ${JSON.stringify(first.value)}` : "";
   return `${variable}: invalid value${shown}: expected ${expected}`;
+}
+
+/**
+ * A value that may be a credential pasted into the wrong variable: a known token prefix, or a
+ * long run of letters and digits mixing both. Such a value is never echoed in an error.
+ */
+function looksLikeToken(value: string): boolean {
+  if (/(?:gh[pousr]_|github_pat_|bkua_|glpat-|xox[abp]-)/i.test(value)) return true;
+  return /[A-Za-z0-9_\-+/=]{20,}/.test(value) && /[0-9]/.test(value) && /[A-Za-z]/.test(value);
 }

@@ -24,6 +24,7 @@ import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
+import { SpawnAttempts } from "./providers/spawn-attempts.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
 import { KnotStreams } from "./tangled/knots.ts";
@@ -81,10 +82,11 @@ export async function startTack(
   const clock = overrides.clock ?? systemClock;
   const metrics = new Metrics();
   const deliveries = new WebhookDeliveries(database.db);
+  const attempts = new SpawnAttempts(database.db, writer);
   broker.onPublish = (nsid) => metrics.eventsPublished.inc({ nsid });
   const workflows = new Workflows(database.db, writer, broker, clock);
   const providers = new ProviderRegistry([
-    ...configuredProviders(config, {
+    ...configuredProviders(config.providers, {
       db: database.db,
       writer,
       workflows,
@@ -92,6 +94,8 @@ export async function startTack(
       clock,
       metrics,
       deliveries,
+      attempts,
+      dev: config.dev,
       fetch: overrides.fetch,
     }),
     ...(overrides.providers?.({ workflows, log }) ?? []),
@@ -148,6 +152,10 @@ export async function startTack(
       {
         name: "webhook_deliveries",
         prune: (tx, cutoffMs, limit) => deliveries.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "spawn_attempts",
+        prune: (tx, cutoffMs, limit) => attempts.pruneBefore(tx, cutoffMs, limit),
       },
       ...providers.all().flatMap((provider) => {
         const prune = provider.prune?.bind(provider);

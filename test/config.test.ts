@@ -26,6 +26,8 @@ describe("loadConfig", () => {
       dev: false,
       logLevel: "info",
       eventsRetentionMs: 30 * 86_400_000,
+      // The fake provider needs no account, so it is always on.
+      providers: { fake: {} },
     });
   });
 
@@ -121,7 +123,7 @@ describe("parseArgs", () => {
 
 describe("provider configuration", () => {
   test("Buildkite is enabled by its token and then needs org and webhook secret", () => {
-    expect(loadConfig(required).config.buildkite).toBeUndefined();
+    expect(loadConfig(required).config.providers.buildkite).toBeUndefined();
     const { config } = loadConfig({
       ...required,
       TACK_BUILDKITE_TOKEN: "bkua_token",
@@ -129,7 +131,7 @@ describe("provider configuration", () => {
       TACK_BUILDKITE_WEBHOOK_SECRET: "whsec",
       TACK_BUILDKITE_API_URL: "http://127.0.0.1:9999/",
     });
-    expect(config.buildkite).toEqual({
+    expect(config.providers.buildkite).toEqual({
       token: "bkua_token",
       org: "my-org",
       webhookSecret: "whsec",
@@ -153,7 +155,7 @@ describe("provider configuration", () => {
       TACK_GITHUB_TOKEN: "ghp_x",
       TACK_GITHUB_WEBHOOK_SECRET: "s",
     });
-    expect(config.github).toEqual({
+    expect(config.providers.github).toEqual({
       token: "ghp_x",
       webhookSecret: "s",
       apiUrl: "https://api.github.com",
@@ -170,6 +172,26 @@ describe("provider configuration", () => {
       TACK_GITHUB_TOKEN: "ghp_secret",
     });
     expect(message).not.toContain("ghp_secret");
+  });
+
+  test("a value that looks like a token is not echoed, even in a variable that is no secret (#13)", () => {
+    for (const value of [
+      "ghp_0123456789abcdefghij0123456789abcdef",
+      "bkua_4f1c9a0b7e2d43a8a1f0c9e8d7b6a5f4e3d2c1b0",
+      "Z2l0aHViX3BhdF8xMUFCQ0RFRkcwMTIzNDU2Nzg5",
+    ]) {
+      const message = errorOf({
+        ...required,
+        TACK_BUILDKITE_ORG: value,
+        TACK_BUILDKITE_TOKEN: "t",
+      });
+      expect(message).toStartWith("TACK_BUILDKITE_ORG: invalid value: expected");
+      expect(message).not.toContain(value);
+    }
+    // Ordinary mistakes are still shown, so the operator sees what was read.
+    expect(
+      errorOf({ ...required, TACK_BUILDKITE_ORG: "My Org", TACK_BUILDKITE_TOKEN: "t" }),
+    ).toContain('"My Org"');
   });
 
   test("event retention takes a duration, or 0 to keep everything", () => {

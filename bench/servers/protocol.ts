@@ -22,6 +22,7 @@ export function benchConfig(): Config {
     dev: true,
     logLevel: "error",
     eventsRetentionMs: 0,
+    providers: { fake: {} },
   };
 }
 

@@ -16,9 +16,10 @@ import { EventStore } from "../eventlog/store.ts";
 import { silentLogger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { Workflows } from "../pipeline/workflows.ts";
-import { configuredProviders } from "../providers/catalog.ts";
+import { checkProviders } from "../providers/catalog.ts";
 import { WebhookDeliveries } from "../providers/deliveries.ts";
 import type { ProviderCheck } from "../providers/provider.ts";
+import { SpawnAttempts } from "../providers/spawn-attempts.ts";
 
 /** A provider API that does not answer within this is reported as unreachable. */
 const PROVIDER_CHECK_TIMEOUT_MS = 15_000;
@@ -70,35 +71,24 @@ export async function runCheck(
       writer,
       new Broker(writer, new EventStore(database.db)),
     );
-    const providers = configuredProviders(config, {
-      db: database.db,
-      writer,
-      workflows,
-      log: silentLogger,
-      clock: options.clock ?? systemClock,
-      metrics: new Metrics(),
-      deliveries: new WebhookDeliveries(database.db),
-      fetch: options.fetch,
-    });
-    if (!config.buildkite)
-      rows.push({
-        name: "buildkite",
-        ok: true,
-        detail: "not configured (TACK_BUILDKITE_TOKEN unset)",
-      });
-    if (!config.github)
-      rows.push({ name: "github", ok: true, detail: "not configured (TACK_GITHUB_TOKEN unset)" });
-    for (const provider of providers) {
-      if (!provider.check) continue;
-      try {
-        rows.push(
-          ...(await withTimeout(provider.check(), PROVIDER_CHECK_TIMEOUT_MS, provider.name)),
-        );
-      } catch (error) {
-        rows.push({ name: provider.name, ok: false, detail: message(error) });
-      }
-    }
-    await Promise.all(providers.map((provider) => provider.stop()));
+    rows.push(
+      ...(await checkProviders(
+        config.providers,
+        {
+          db: database.db,
+          writer,
+          workflows,
+          log: silentLogger,
+          clock: options.clock ?? systemClock,
+          metrics: new Metrics(),
+          deliveries: new WebhookDeliveries(database.db),
+          attempts: new SpawnAttempts(database.db, writer),
+          dev: config.dev,
+          fetch: options.fetch,
+        },
+        PROVIDER_CHECK_TIMEOUT_MS,
+      )),
+    );
   } finally {
     database.close();
   }
@@ -115,12 +105,4 @@ function printTable(rows: ProviderCheck[], out: (line: string) => void): void {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

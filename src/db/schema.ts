@@ -1,20 +1,10 @@
 /**
- * Every table tack keeps, in one place so `drizzle-kit generate` sees them all.
+ * The core's tables. A provider's own tables live in its folder (`src/providers/<name>/table.ts`);
+ * drizzle.config.ts reads both, so `drizzle-kit generate` sees them all.
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
-import { customType, index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
-
-// The database is opened with safeIntegers (src/db/client.ts): SQLite integers arrive as
-// bigint, so Unix-nanosecond values above 2^53 survive exactly. These two column types make
-// the choice explicit per column: `nanos` stays bigint, `int` is a small number.
-const nanos = customType<{ data: bigint; driverData: bigint | number }>({
-  dataType: () => "integer",
-  fromDriver: (value) => BigInt(value),
-});
-const int = customType<{ data: number; driverData: bigint | number }>({
-  dataType: () => "integer",
-  fromDriver: (value) => Number(value),
-});
+import { index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { int, nanos } from "./columns.ts";
 
 /**
  * Owner: src/eventlog/store.ts. The durable log served on /events.
@@ -155,55 +145,25 @@ export const webhookDeliveries = sqliteTable(
 );
 
 /**
- * Owner: src/providers/buildkite/. One Buildkite build per workflow: the reference that lets
- * webhooks, reconciliation, /logs and cancel find the build (org included, so a workflow that
- * overrides the org is looked up in the right one).
+ * Owner: src/providers/spawn-attempts.ts. A create request about to go to a CI, recorded before
+ * it is sent: after a crash (or an unclear answer) it says a build may exist, so the provider
+ * looks it up by its correlation key before creating another.
  */
-export const buildkiteBuilds = sqliteTable(
-  "buildkite_builds",
+export const spawnAttempts = sqliteTable(
+  "spawn_attempts",
   {
-    buildUuid: text("build_uuid").primaryKey(),
+    provider: text("provider").notNull(),
     knot: text("knot").notNull(),
     pipelineRkey: text("pipeline_rkey").notNull(),
     workflow: text("workflow").notNull(),
-    org: text("org").notNull(),
-    pipeline: text("pipeline").notNull(),
-    number: int("number"),
-    webUrl: text("web_url"),
-    // Last Buildkite build state seen (scheduled, running, passed, …).
-    state: text("state"),
-    // Unix ms of the last webhook or poll that told us anything; drives reconciliation.
-    lastSeenAt: int("last_seen_at").notNull(),
-    createdAt: int("created_at").notNull(),
+    attempts: int("attempts").notNull(),
+    // Unix ms (tack's clock) of the latest attempt: a CI may list a new build only later.
+    lastAttemptAt: int("last_attempt_at").notNull(),
   },
   (table) => [
-    index("buildkite_builds_workflow").on(table.knot, table.pipelineRkey, table.workflow),
+    primaryKey({ columns: [table.provider, table.knot, table.pipelineRkey, table.workflow] }),
+    index("spawn_attempts_last_attempt_at").on(table.lastAttemptAt),
   ],
-);
-
-/**
- * Owner: src/providers/github/. One workflow_dispatch run per workflow. `correlation_id` is
- * minted before dispatch and passed as an input; `run_id` is learned from the dispatch
- * response or by finding the run whose name carries the correlation id.
- */
-export const githubRuns = sqliteTable(
-  "github_runs",
-  {
-    correlationId: text("correlation_id").primaryKey(),
-    knot: text("knot").notNull(),
-    pipelineRkey: text("pipeline_rkey").notNull(),
-    workflow: text("workflow").notNull(),
-    // The runner repository, "owner/name", and its workflow file name or id.
-    repo: text("repo").notNull(),
-    workflowFile: text("workflow_file").notNull(),
-    runId: int("run_id").unique(),
-    htmlUrl: text("html_url"),
-    // Last GitHub status/conclusion seen ("queued", "in_progress", "completed:success", …).
-    state: text("state"),
-    lastSeenAt: int("last_seen_at").notNull(),
-    createdAt: int("created_at").notNull(),
-  },
-  (table) => [index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow)],
 );
 
 /**

@@ -9,10 +9,11 @@
  */
 import { Elysia, t } from "elysia";
 import type { Metrics } from "../metrics.ts";
+import { providerNames } from "../providers/catalog.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 
 /** Providers this build can run, configured or not. */
-export const KNOWN_PROVIDERS = new Set(["fake", "buildkite", "github"]);
+export const KNOWN_PROVIDERS = new Set(providerNames());
 
 export function webhooksRoutes(deps: { providers: ProviderRegistry; metrics: Metrics }) {
   return new Elysia({ name: "webhooks" }).post(

@@ -65,7 +65,8 @@ export async function dispatchWorkflow(
   if (!stored) throw new Error("dispatch: workflow vanished after create");
   if (!created && (stored.spawned || stored.status !== "pending")) return "duplicate";
   try {
-    await provider.spawn(stored);
+    // Build variables (the secrets URL and token) come from the core once it issues them.
+    await provider.spawn(stored, {});
     await deps.workflows.markSpawned(id);
     log.info("dispatch: workflow spawned");
     return "spawned";

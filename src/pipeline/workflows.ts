@@ -16,7 +16,7 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import { workflows } from "../db/schema.ts";
-import type { Writer } from "../db/writer.ts";
+import type { Tx, Writer } from "../db/writer.ts";
 import type { Broker } from "../eventlog/broker.ts";
 import type { JsonValue } from "../eventlog/canonical-json.ts";
 import {
@@ -125,9 +125,19 @@ export class Workflows {
     return this.serialize(id, () => this.emit(id, status, detail, init));
   }
 
-  /** Moves a known workflow to `status`; resolves false if that would not move it forward. */
-  transition(id: WorkflowId, status: WorkflowStatus, detail: StatusDetail = {}): Promise<boolean> {
-    return this.serialize(id, () => this.emit(id, status, detail));
+  /**
+   * Moves a known workflow to `status`; resolves false if that would not move it forward.
+   * `also` runs exactly once, in the same transaction as the status change (or in its own when
+   * the status does not move): a provider records what caused the change (its build row, a
+   * webhook's delivery id) atomically with it.
+   */
+  transition(
+    id: WorkflowId,
+    status: WorkflowStatus,
+    detail: StatusDetail = {},
+    also?: (tx: Tx) => void,
+  ): Promise<boolean> {
+    return this.serialize(id, () => this.emit(id, status, detail, undefined, also));
   }
 
   /** Marks that the provider accepted the workflow, so /logs asks the provider from now on. */
@@ -146,9 +156,13 @@ export class Workflows {
     status: WorkflowStatus,
     detail: StatusDetail,
     init?: { provider: string; options: JsonValue; context: JsonValue },
+    also?: (tx: Tx) => void,
   ): Promise<boolean> {
     const before = this.get(id);
-    if (init ? before : !before || !movesForward(before.status, status)) return false;
+    if (init ? before : !before || !movesForward(before.status, status)) {
+      if (also) await this.writer.write((tx) => also(tx));
+      return false;
+    }
     const lastSecond = before?.lastStatusSec ?? 0;
     while (Math.floor(this.clock.now() / 1000) <= lastSecond) {
       await this.clock.sleep((lastSecond + 1) * 1000 - this.clock.now());
@@ -169,6 +183,7 @@ export class Workflows {
       // One connection: this read sees the transaction's own writes.
       const current = this.row(id);
       if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
+        also?.(tx);
         return false;
       }
       const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
@@ -193,6 +208,7 @@ export class Workflows {
       } else {
         tx.update(workflows).set(changes).where(matches(id)).run();
       }
+      also?.(tx);
       return true;
     });
   }

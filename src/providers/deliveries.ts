@@ -1,21 +1,22 @@
 /**
- * Owns `webhook_deliveries`: remembers which deliveries a provider already applied, keyed by
- * the CI's delivery id (or a digest of the exact request for CIs without one), so replays
- * and redeliveries are acknowledged without being applied twice.
+ * Owns `webhook_deliveries`: which deliveries a provider already applied, keyed by what
+ * identifies a delivery (the CI's delivery id, or a digest of the signed body for a CI without
+ * one), so replays and redeliveries are acknowledged without being applied twice.
+ *
+ * A provider checks `seen` before doing anything, and records the delivery with `firstSeen` in
+ * the same transaction as the delivery's effect (the status change and its build row): a crash
+ * then loses neither or both, and the CI's retry applies it once.
  */
-
-import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import { and, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
 import { webhookDeliveries } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 
 export class WebhookDeliveries {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Whether the delivery was already applied. Read before any work; the insert (firstSeen)
-   * comes last, after the delivery's effects, so a crash in between loses nothing.
-   */
+  /** Whether the delivery was already applied. */
   seen(provider: string, deliveryId: string): boolean {
     return (
       this.db
@@ -31,11 +32,8 @@ export class WebhookDeliveries {
     );
   }
 
-  /**
-   * Records the delivery inside the caller's transaction; false when it was seen before.
-   * Call it in the same transaction as the delivery's effects: a crash then loses neither.
-   */
-  firstSeen(tx: Tx, provider: string, deliveryId: string, now: number = Date.now()): boolean {
+  /** Records the delivery inside the caller's transaction; false when it was recorded before. */
+  firstSeen(tx: Tx, provider: string, deliveryId: string, now: number): boolean {
     const inserted = tx
       .insert(webhookDeliveries)
       .values({ provider, deliveryId, receivedAt: now })
@@ -47,15 +45,6 @@ export class WebhookDeliveries {
 
   /** Forgets up to `limit` deliveries older than `cutoffMs` (replays that old are refused anyway). */
   pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
-    const old = tx
-      .select({ rowid: sql<number>`rowid` })
-      .from(webhookDeliveries)
-      .where(lt(webhookDeliveries.receivedAt, cutoffMs))
-      .limit(limit);
-    return tx
-      .delete(webhookDeliveries)
-      .where(inArray(sql`rowid`, old))
-      .returning({ id: webhookDeliveries.deliveryId })
-      .all().length;
+    return pruneBatch(tx, webhookDeliveries, lt(webhookDeliveries.receivedAt, cutoffMs), limit);
   }
 }

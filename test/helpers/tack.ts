@@ -30,6 +30,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     logLevel: "debug",
     eventsRetentionMs: 30 * 86_400_000,
     ...overrides,
+    providers: { fake: {}, ...overrides.providers },
   };
 }
 

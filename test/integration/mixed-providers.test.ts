@@ -30,14 +30,16 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
     await using service = await startTestTack({
       config: {
         jetstreamUrl: jetstream.url,
-        buildkite: {
-          token: buildkite.token,
-          org: "acme",
-          webhookSecret: BK_SECRET,
-          webhookMode: "signature",
-          apiUrl: buildkite.url,
+        providers: {
+          buildkite: {
+            token: buildkite.token,
+            org: "acme",
+            webhookSecret: BK_SECRET,
+            webhookMode: "signature",
+            apiUrl: buildkite.url,
+          },
+          github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
         },
-        github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
       },
       overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
     });

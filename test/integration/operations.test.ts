@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { runBackup } from "../../src/commands/backup.ts";
-import { buildkiteBuilds } from "../../src/db/schema.ts";
+import { buildkiteBuilds } from "../../src/providers/buildkite/table.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
 
@@ -155,12 +155,14 @@ describe("retention of build references", () => {
     let offsetMs = 0;
     await using service = await startTestTack({
       config: {
-        buildkite: {
-          token: fake.token,
-          org: "acme",
-          webhookSecret: "s",
-          webhookMode: "token",
-          apiUrl: fake.url,
+        providers: {
+          buildkite: {
+            token: fake.token,
+            org: "acme",
+            webhookSecret: "s",
+            webhookMode: "token",
+            apiUrl: fake.url,
+          },
         },
       },
       overrides: { clock: { now: () => Date.now() + offsetMs, sleep: (ms) => Bun.sleep(ms) } },

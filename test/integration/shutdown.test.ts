@@ -38,12 +38,14 @@ test("stop() with a spawn stuck on a silent CI API finishes in bounded time, clo
   const dir = tempDir();
   const config = {
     jetstreamUrl: jetstream.url,
-    buildkite: {
-      token: "t",
-      org: "acme",
-      webhookSecret: "s",
-      webhookMode: "token" as const,
-      apiUrl: `http://127.0.0.1:${ci.port}`,
+    providers: {
+      buildkite: {
+        token: "t",
+        org: "acme",
+        webhookSecret: "s",
+        webhookMode: "token" as const,
+        apiUrl: `http://127.0.0.1:${ci.port}`,
+      },
     },
   };
   try {

@@ -65,26 +65,28 @@ async function service(
   const started = await startTestTack({
     dir: options.dir,
     config: {
-      ...(options.buildkite
-        ? {
-            buildkite: {
-              token: BK_TOKEN,
-              org: "acme",
-              webhookSecret: BK_SECRET,
-              webhookMode: "signature" as const,
-              apiUrl: options.buildkite.url,
-            },
-          }
-        : {}),
-      ...(options.github
-        ? {
-            github: {
-              token: GITHUB_TOKEN,
-              webhookSecret: WEBHOOK_SECRET,
-              apiUrl: options.github.url,
-            },
-          }
-        : {}),
+      providers: {
+        ...(options.buildkite
+          ? {
+              buildkite: {
+                token: BK_TOKEN,
+                org: "acme",
+                webhookSecret: BK_SECRET,
+                webhookMode: "signature" as const,
+                apiUrl: options.buildkite.url,
+              },
+            }
+          : {}),
+        ...(options.github
+          ? {
+              github: {
+                token: GITHUB_TOKEN,
+                webhookSecret: WEBHOOK_SECRET,
+                apiUrl: options.github.url,
+              },
+            }
+          : {}),
+      },
     },
     overrides: options.fetch ? { fetch: options.fetch } : {},
   });

@@ -8,10 +8,11 @@
  */
 import { and, desc, eq, inArray, isNull, lt, notInArray, or } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { buildkiteBuilds } from "../../db/schema.ts";
+import { pruneBatch } from "../../db/prune-batch.ts";
 import type { Tx } from "../../db/writer.ts";
 import type { WorkflowId } from "../../pipeline/workflows.ts";
 import { stateRank } from "./states.ts";
+import { buildkiteBuilds } from "./table.ts";
 
 export type BuildRef = typeof buildkiteBuilds.$inferSelect;
 
@@ -59,21 +60,11 @@ export class BuildkiteBuilds {
 
   /** Retention: drops up to `limit` finished builds last seen before `cutoffMs`. */
   pruneFinishedBefore(tx: Tx, cutoffMs: number, limit: number): number {
-    const old = tx
-      .select({ uuid: buildkiteBuilds.buildUuid })
-      .from(buildkiteBuilds)
-      .where(
-        and(
-          inArray(buildkiteBuilds.state, FINISHED_STATES),
-          lt(buildkiteBuilds.lastSeenAt, cutoffMs),
-        ),
-      )
-      .limit(limit);
-    return tx
-      .delete(buildkiteBuilds)
-      .where(inArray(buildkiteBuilds.buildUuid, old))
-      .returning({ uuid: buildkiteBuilds.buildUuid })
-      .all().length;
+    const finished = and(
+      inArray(buildkiteBuilds.state, FINISHED_STATES),
+      lt(buildkiteBuilds.lastSeenAt, cutoffMs),
+    );
+    return pruneBatch(tx, buildkiteBuilds, finished, limit);
   }
 
   /** Builds whose last known state is not a finished one, quietest first. */

@@ -3,8 +3,10 @@
  * can it see the configured organization. Each result says what to fix; none repeats the
  * token (only its scopes and Buildkite's messages are shown).
  */
+
+import { ApiError } from "../http-client.ts";
 import type { ProviderCheck } from "../provider.ts";
-import { BuildkiteApiError, type BuildkiteClient } from "./client.ts";
+import type { BuildkiteClient } from "./client.ts";
 
 /** read_builds: webhook confirmation, polls, /logs; write_builds: create, cancel; logs. */
 export const REQUIRED_SCOPES = ["read_builds", "write_builds", "read_build_logs"];
@@ -51,7 +53,7 @@ async function checkOrganization(
     await client.organization(org);
     return { name, ok: true, detail: "visible to the token" };
   } catch (error) {
-    if (error instanceof BuildkiteApiError && error.status === 404) {
+    if (error instanceof ApiError && error.status === 404) {
       return {
         name,
         ok: false,
@@ -64,8 +66,8 @@ async function checkOrganization(
 }
 
 function tokenProblem(error: unknown): string {
-  if (error instanceof BuildkiteApiError && (error.status === 401 || error.status === 403)) {
-    return `rejected by Buildkite (${error.status}: ${error.message}): check TACK_BUILDKITE_TOKEN`;
+  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+    return `rejected by Buildkite (HTTP ${error.status}${error.details.excerpt ? `: ${error.details.excerpt}` : ""}): check TACK_BUILDKITE_TOKEN`;
   }
   return describe(error);
 }

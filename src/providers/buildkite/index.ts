@@ -1,87 +1,110 @@
 /**
- * The Buildkite provider: one Buildkite build per workflow, state from signed
- * webhooks confirmed against the API, reconciliation polls for lost webhooks, job logs on
- * /logs, cancel. Operator guide: docs/buildkite.md.
+ * The Buildkite provider: one Buildkite build per workflow, state from signed webhooks
+ * confirmed against the API, reconciliation polls for lost webhooks, job logs on /logs, cancel.
+ * Operator guide: docs/buildkite.md.
  *
- * Files, one role each: options.ts (the tack.buildkite block), spawn.ts (create the build),
- * client.ts (REST), verify.ts (webhook auth), webhook.ts (the webhook contract), states.ts
- * (Buildkite state → Tangled status), track.ts (apply a sighting), builds.ts (the
- * buildkite_builds table), reconcile.ts (polls), logs.ts and log-text.ts (/logs), cancel.ts,
- * check.ts (`tack check`).
- *
- * `tuning` exists for tests and benchmarks; production uses the defaults. Every wait goes
- * through `deps.clock`, so a test clock also speeds up polls, backoffs and rate-limit waits.
+ * Files, one role each (the same names in every provider folder): config.ts (TACK_BUILDKITE_*),
+ * options.ts (the tack.buildkite block), request.ts (what the build receives), spawn.ts (create
+ * it, once), client.ts (REST), schemas.ts (wire shapes), verify.ts (webhook auth), webhook.ts
+ * (the webhook contract), states.ts (Buildkite state → Tangled status), track.ts (apply a
+ * sighting), table.ts and builds.ts (the buildkite_builds table and its owner), reconcile.ts
+ * (polls), logs.ts and log-text.ts (/logs), cancel.ts, check.ts (`tack check`), tuning.ts.
  */
-import type { BuildkiteConfig } from "../../config.ts";
-import type { Provider, ProviderDeps } from "../provider.ts";
+import { HttpClient } from "../http-client.ts";
+import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
 import { BuildkiteBuilds } from "./builds.ts";
 import { cancelBuild } from "./cancel.ts";
 import { checkBuildkite } from "./check.ts";
-import { BuildkiteClient, type ClientTuning, DEFAULT_CLIENT_TUNING } from "./client.ts";
-import { DEFAULT_LOGS_TUNING, type LogsTuning, openBuildLogs } from "./logs.ts";
+import { BUILDKITE_RATE_LIMITS, BuildkiteClient } from "./client.ts";
+import { BUILDKITE_ENV, type BuildkiteConfig, configureBuildkite } from "./config.ts";
+import { openBuildLogs } from "./logs.ts";
 import { optionsProblem } from "./options.ts";
-import { DEFAULT_RECONCILE_TUNING, Reconciler, type ReconcileTuning } from "./reconcile.ts";
-import { spawnBuild } from "./spawn.ts";
+import { Reconciler } from "./reconcile.ts";
+import { PROVIDER, spawnBuild } from "./spawn.ts";
 import { BuildTracker } from "./track.ts";
-import { handleWebhook, PROVIDER } from "./webhook.ts";
+import { type BuildkiteTuning, DEFAULT_BUILDKITE_TUNING } from "./tuning.ts";
+import { handleWebhook } from "./webhook.ts";
 
-export interface BuildkiteTuning {
-  client: ClientTuning;
-  reconcile: ReconcileTuning;
-  logs: LogsTuning;
-}
+export const buildkite = {
+  name: PROVIDER,
+  title: "Buildkite",
+  docs: "docs/buildkite.md",
+  env: BUILDKITE_ENV,
+  enabledBy: "TACK_BUILDKITE_TOKEN",
+  configure: configureBuildkite,
+  secrets: (config) => [config.token, config.webhookSecret],
+  create: (config, deps) => createBuildkiteProvider(config, deps),
+  check: (config, deps) =>
+    checkBuildkite(clientFor(config, deps, new AbortController().signal), config.org),
+} satisfies ProviderDescriptor<"buildkite", BuildkiteConfig>;
 
+/** `tuning` exists for tests and benchmarks; production uses the defaults. */
 export function createBuildkiteProvider(
   config: BuildkiteConfig,
   deps: ProviderDeps,
-  tuning: Partial<BuildkiteTuning> = {},
+  overrides: Partial<BuildkiteTuning> = {},
 ): Provider {
-  const clientTuning = tuning.client ?? DEFAULT_CLIENT_TUNING;
-  const client = new BuildkiteClient(
-    { token: config.token, apiUrl: config.apiUrl },
-    { fetch: deps.fetch, clock: deps.clock },
-    clientTuning,
-  );
+  const tuning: BuildkiteTuning = { ...DEFAULT_BUILDKITE_TUNING, ...overrides };
+  // Aborted by stop(): ends waits and in-flight requests of background work.
+  const lifetime = new AbortController();
+  const client = clientFor(config, deps, lifetime.signal, tuning);
   const builds = new BuildkiteBuilds(deps.db);
-  const shared = { builds, workflows: deps.workflows, writer: deps.writer, clock: deps.clock };
-  const tracker = new BuildTracker({ ...shared, log: deps.log, defaultOrg: config.org });
+  const tracker = new BuildTracker({ ...deps, builds });
   const reconciler = new Reconciler(
-    { ...shared, client, tracker, log: deps.log, defaultOrg: config.org },
-    tuning.reconcile ?? DEFAULT_RECONCILE_TUNING,
+    { ...deps, builds, client, tracker, defaultOrg: config.org },
+    tuning.reconcile,
   );
   reconciler.start();
 
   return {
     name: PROVIDER,
     checkOptions: optionsProblem,
-    spawn: (workflow) =>
+    spawn: (workflow, variables) =>
       spawnBuild(
-        { ...shared, client, log: deps.log, defaultOrg: config.org, tuning: clientTuning },
+        { ...deps, client, builds, tracker, defaultOrg: config.org, tuning: tuning.spawn },
         workflow,
+        variables,
       ),
     logs: (workflow, signal) =>
-      openBuildLogs(
-        { ...shared, client, tuning: tuning.logs ?? DEFAULT_LOGS_TUNING },
-        workflow,
-        signal,
-      ),
-    cancel: (workflow) => cancelBuild({ client, builds, tracker }, workflow),
+      openBuildLogs({ ...deps, client, builds, tuning: tuning.logs }, workflow, signal),
+    cancel: (workflow) => cancelBuild({ client, builds, defaultOrg: config.org }, workflow),
     resume: async (workflows) => reconciler.resume(workflows),
-    stop: () => reconciler.stop(),
+    async stop() {
+      lifetime.abort();
+      await reconciler.stop();
+    },
     webhook: (request) =>
       handleWebhook(
         {
+          ...deps,
           secret: config,
-          workflows: deps.workflows,
-          deliveries: deps.deliveries,
+          defaultOrg: config.org,
+          builds,
           tracker,
           client,
-          clock: deps.clock,
-          log: deps.log,
+          confirmTimeoutMs: tuning.confirmTimeoutMs,
         },
         request,
       ),
-    check: () => checkBuildkite(client, config.org),
     prune: (tx, cutoffMs, limit) => builds.pruneFinishedBefore(tx, cutoffMs, limit),
   } satisfies Provider;
+}
+
+function clientFor(
+  config: BuildkiteConfig,
+  deps: ProviderDeps,
+  signal: AbortSignal,
+  tuning: BuildkiteTuning = DEFAULT_BUILDKITE_TUNING,
+): BuildkiteClient {
+  const http = new HttpClient(
+    {
+      name: "Buildkite",
+      baseUrl: config.apiUrl,
+      headers: { authorization: `Bearer ${config.token}` },
+      rateLimit: BUILDKITE_RATE_LIMITS,
+    },
+    { fetch: deps.fetch, clock: deps.clock, redactor: deps.redactor, signal },
+    tuning.http,
+  );
+  return new BuildkiteClient(http);
 }

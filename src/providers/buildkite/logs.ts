@@ -11,27 +11,21 @@
  */
 import type { Clock } from "../../clock.ts";
 import { isTerminal } from "../../pipeline/status.ts";
-import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
-import { controlLine, dataLine, type LogLine } from "../provider.ts";
+import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { pause } from "../pause.ts";
+import { controlLine, dataLine, type LogLine, type WorkflowStore } from "../provider.ts";
 import type { BuildkiteBuilds, BuildRef } from "./builds.ts";
-import { type BuildkiteClient, type BuildLocation, sleep } from "./client.ts";
+import type { BuildkiteClient, BuildLocation } from "./client.ts";
 import { LogLineSplitter } from "./log-text.ts";
 import type { BuildkiteBuild, BuildkiteJob } from "./schemas.ts";
 import { isFinishedState } from "./states.ts";
 import { locationOf } from "./track.ts";
-
-export interface LogsTuning {
-  pollMs: number;
-  maxPollMs: number;
-  reserve: number;
-}
-
-export const DEFAULT_LOGS_TUNING: LogsTuning = { pollMs: 3_000, maxPollMs: 30_000, reserve: 10 };
+import type { LogsTuning } from "./tuning.ts";
 
 export interface LogsDeps {
   client: BuildkiteClient;
   builds: BuildkiteBuilds;
-  workflows: Workflows;
+  workflows: WorkflowStore;
   clock: Clock;
   tuning: LogsTuning;
 }
@@ -74,7 +68,7 @@ async function* afterSpawn(
   while (!ref && !signal.aborted) {
     const current = deps.workflows.get(workflow.id);
     if (!current || isTerminal(current.status)) return;
-    await sleep(deps.clock, deps.tuning.pollMs, signal);
+    await pause(deps.clock, deps.tuning.pollMs, signal);
     [ref] = deps.builds.forWorkflow(workflow.id);
   }
   if (!ref || signal.aborted) return;
@@ -119,7 +113,7 @@ async function* followBuild(
         for (const line of splitter.push(bytes))
           yield dataLine(stepId, line.text, "stdout", line.time);
         if (finished || signal.aborted) break;
-        await sleep(deps.clock, poll(), signal);
+        await pause(deps.clock, poll(), signal);
         if (signal.aborted) return;
         build = await deps.client.getBuild(at, { signal });
         job = build.jobs?.find((candidate) => candidate.id === job.id) ?? {
@@ -139,7 +133,7 @@ async function* followBuild(
       done.add(job.id);
     }
     if (isFinishedState(build.state) && commandJobs(build).every((job) => done.has(job.id))) return;
-    await sleep(deps.clock, poll(), signal);
+    await pause(deps.clock, poll(), signal);
     if (signal.aborted) return;
     build = await deps.client.getBuild(at, { signal });
   }

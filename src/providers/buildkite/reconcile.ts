@@ -18,38 +18,21 @@ import type { Clock } from "../../clock.ts";
 import type { Writer } from "../../db/writer.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
-import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
+import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { ApiError } from "../http-client.ts";
+import { pause } from "../pause.ts";
+import type { WorkflowStore } from "../provider.ts";
 import type { BuildkiteBuilds, BuildRef } from "./builds.ts";
-import { BuildkiteApiError, type BuildkiteClient, sleep } from "./client.ts";
+import type { BuildkiteClient } from "./client.ts";
 import { BuildkiteOptions } from "./options.ts";
-import {
-  type BuildTracker,
-  idOf,
-  locationOf,
-  META_KNOT,
-  META_PIPELINE_RKEY,
-  META_WORKFLOW,
-} from "./track.ts";
-
-export interface ReconcileTuning {
-  intervalMs: number;
-  quietAfterMs: number;
-  batch: number;
-  reserve: number;
-}
-
-export const DEFAULT_RECONCILE_TUNING: ReconcileTuning = {
-  intervalMs: 15_000,
-  quietAfterMs: 120_000,
-  batch: 20,
-  reserve: 10,
-};
+import { type BuildTracker, idOf, locationOf, metaDataOf } from "./track.ts";
+import type { ReconcileTuning } from "./tuning.ts";
 
 export interface ReconcileDeps {
   builds: BuildkiteBuilds;
   client: BuildkiteClient;
   tracker: BuildTracker;
-  workflows: Workflows;
+  workflows: WorkflowStore;
   writer: Writer;
   clock: Clock;
   log: Logger;
@@ -62,7 +45,7 @@ export class Reconciler {
 
   constructor(
     private readonly deps: ReconcileDeps,
-    private readonly tuning: ReconcileTuning = DEFAULT_RECONCILE_TUNING,
+    private readonly tuning: ReconcileTuning,
   ) {}
 
   start(): void {
@@ -120,7 +103,7 @@ export class Reconciler {
   private async loop(): Promise<void> {
     const { signal } = this.stopping;
     while (!signal.aborted) {
-      await sleep(this.deps.clock, this.tuning.intervalMs, signal);
+      await pause(this.deps.clock, this.tuning.intervalMs, signal);
       if (signal.aborted) return;
       await this.sweep();
     }
@@ -138,9 +121,9 @@ export class Reconciler {
       const build = await this.deps.client.getBuild(locationOf(ref), {
         signal: this.stopping.signal,
       });
-      await this.deps.tracker.apply({ id: idOf(ref), location: locationOf(ref), ref }, build);
+      await this.deps.tracker.apply({ id: idOf(ref), location: locationOf(ref) }, build);
     } catch (error) {
-      if (!(error instanceof BuildkiteApiError) || error.transient) throw error;
+      if (!(error instanceof ApiError) || error.transient) throw error;
       // 404/403: Buildkite will not tell us more now; retry after another quiet period.
       await this.deps.writer.write((tx) => this.deps.builds.touch(tx, ref.buildUuid, now));
       throw error;
@@ -154,17 +137,17 @@ export class Reconciler {
       const build = await this.deps.client.getBuild(locationOf(ref), {
         signal: this.stopping.signal,
       });
-      await this.deps.tracker.apply({ id: workflow.id, location: locationOf(ref), ref }, build);
+      await this.deps.tracker.apply({ id: workflow.id, location: locationOf(ref) }, build);
     }
     if (refs.length > 0) return;
     // Spawned, yet no reference: find the build by the meta_data spawn put on it.
     if (!Value.Check(BuildkiteOptions, workflow.options)) return;
     const org = workflow.options.org ?? this.deps.defaultOrg;
-    const [build] = await this.deps.client.findBuilds(org, workflow.options.pipeline, {
-      [META_KNOT]: workflow.id.knot,
-      [META_PIPELINE_RKEY]: workflow.id.pipelineRkey,
-      [META_WORKFLOW]: workflow.id.name,
-    });
+    const [build] = await this.deps.client.findBuilds(
+      org,
+      workflow.options.pipeline,
+      metaDataOf(workflow.id),
+    );
     if (build) {
       const location = { org, pipeline: workflow.options.pipeline, number: build.number };
       await this.deps.tracker.apply({ id: workflow.id, location }, build);

@@ -60,11 +60,4 @@ export const BuildkiteAccessToken = Type.Object({
 });
 export type BuildkiteAccessToken = Static<typeof BuildkiteAccessToken>;
 
-/** Error bodies: `{"message": "…", "errors": [...]}` (422 also lists field errors). */
-export const BuildkiteErrorBody = Type.Object({
-  message: Type.String(),
-  errors: Type.Optional(Type.Array(Type.Unknown())),
-});
-export type BuildkiteErrorBody = Static<typeof BuildkiteErrorBody>;
-
 export const BuildkiteBuildList = Type.Array(BuildkiteBuild);

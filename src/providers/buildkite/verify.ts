@@ -5,8 +5,8 @@
  *   sides are hashed first, so not even the length leaks).
  * - signature mode: `X-Buildkite-Signature: timestamp=<unix s>,signature=<hex>`, the hex
  *   HMAC-SHA256 of `<timestamp>.<raw body>`. A timestamp more than five minutes from our clock
- *   (either way) is refused: it bounds how long a captured delivery can be replayed, and exact
- *   replays inside the window are caught by the delivery key.
+ *   (either way) is refused: it bounds how long a captured delivery can be replayed; replays
+ *   inside the window are caught by the delivery key (webhook.ts).
  *
  * The reason for a refusal is for our log only; the sender gets a bare 401.
  */
@@ -15,7 +15,7 @@ import { timingSafeEqual } from "node:crypto";
 /** Buildkite's own suggestion for the accepted clock difference. */
 export const MAX_SIGNATURE_AGE_S = 300;
 
-export type Verdict = { ok: true; deliveryKey: string } | { ok: false; reason: string };
+export type Verdict = { ok: true } | { ok: false; reason: string };
 
 export function verifyDelivery(
   secret: { webhookSecret: string; webhookMode: "token" | "signature" },
@@ -27,8 +27,7 @@ export function verifyDelivery(
     secret.webhookMode === "token"
       ? verifyToken(secret.webhookSecret, headers.get("x-buildkite-token"))
       : verifySignature(secret.webhookSecret, headers.get("x-buildkite-signature"), body, nowMs);
-  if (verdict) return { ok: false, reason: verdict };
-  return { ok: true, deliveryKey: deliveryKey(headers, body) };
+  return verdict ? { ok: false, reason: verdict } : { ok: true };
 }
 
 /** Returns why the token does not match, or undefined when it does. */
@@ -77,20 +76,6 @@ function parseSignatureHeader(header: string): Map<string, string> {
     if (at > 0) fields.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
   }
   return fields;
-}
-
-/**
- * Buildkite sends no delivery id, so a delivery is identified by what makes it unique: the
- * event, the signature header (which covers a fresh timestamp on every send) and the exact
- * body. An exact replay has the same key; a redelivery Buildkite signs anew does not, and is
- * harmless anyway because statuses only move forward.
- */
-function deliveryKey(headers: Headers, body: Uint8Array): string {
-  return new Bun.CryptoHasher("sha256")
-    .update(`${headers.get("x-buildkite-event") ?? ""}\n`)
-    .update(`${headers.get("x-buildkite-signature") ?? ""}\n`)
-    .update(body)
-    .digest("hex");
 }
 
 function sha256(bytes: Uint8Array): Uint8Array {

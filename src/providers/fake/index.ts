@@ -9,8 +9,15 @@ import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Logger } from "../../log.ts";
 import { isTerminal, type WorkflowStatus } from "../../pipeline/status.ts";
-import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
-import { controlLine, dataLine, type LogLine, type Provider } from "../provider.ts";
+import type { StoredWorkflow, WorkflowId } from "../../pipeline/workflows.ts";
+import {
+  controlLine,
+  dataLine,
+  type LogLine,
+  type Provider,
+  type ProviderDescriptor,
+  type WorkflowStore,
+} from "../provider.ts";
 
 export const FakeOptions = Type.Object(
   {
@@ -31,19 +38,32 @@ export type FakeOptions = Static<typeof FakeOptions>;
 /** How often a live /logs stream looks at the workflow's status again. */
 const FOLLOW_INTERVAL_MS = 100;
 
-export function createFakeProvider(deps: { workflows: Workflows; log: Logger }): Provider {
-  const log = deps.log.child({ provider: "fake" });
+/** Always on: no account, no variables. */
+export const fake = {
+  name: "fake",
+  title: "the fake CI",
+  docs: "README.md",
+  env: {},
+  configure: () => ({}),
+  create: (_config, deps) => createFakeProvider(deps),
+} satisfies ProviderDescriptor<"fake", Record<string, never>>;
+
+export function createFakeProvider(deps: { workflows: WorkflowStore; log: Logger }): Provider {
+  const log = deps.log;
   const running = new Set<Promise<void>>();
+  // Workflows whose run was cancelled: their drive stops at its next step.
+  const cancelled = new Set<string>();
   let stopped = false;
+  const halted = (id: WorkflowId) => stopped || cancelled.has(keyOf(id));
 
   const drive = (workflow: StoredWorkflow) => {
     const options = optionsOf(workflow);
     const task = (async () => {
       // Each transition waits for the next whole second inside Workflows (docs/design.md, *One
       // status per second per workflow*).
-      if (stopped) return;
+      if (halted(workflow.id)) return;
       await deps.workflows.transition(workflow.id, "running");
-      if (stopped) return;
+      if (halted(workflow.id)) return;
       const result = options.result ?? "success";
       await deps.workflows.transition(
         workflow.id,
@@ -73,7 +93,8 @@ export function createFakeProvider(deps: { workflows: Workflows; log: Logger }):
       return followLog(workflow, deps.workflows, signal);
     },
     async cancel(workflow) {
-      await deps.workflows.transition(workflow.id, "cancelled");
+      // Nothing runs anywhere: stopping the drive is the whole cancel (the core publishes it).
+      cancelled.add(keyOf(workflow.id));
     },
     async resume(workflows) {
       for (const workflow of workflows) drive(workflow);
@@ -83,6 +104,10 @@ export function createFakeProvider(deps: { workflows: Workflows; log: Logger }):
       await Promise.all(running);
     },
   };
+}
+
+function keyOf(id: WorkflowId): string {
+  return `${id.knot}\u0000${id.pipelineRkey}\u0000${id.name}`;
 }
 
 function optionsOf(workflow: StoredWorkflow): FakeOptions {
@@ -116,7 +141,7 @@ function script(workflow: StoredWorkflow): { line: LogLine; shownAt: WorkflowSta
 
 async function* followLog(
   initial: StoredWorkflow,
-  workflows: Workflows,
+  workflows: WorkflowStore,
   signal: AbortSignal,
 ): AsyncGenerator<LogLine> {
   const lines = script(initial);

@@ -1,54 +1,53 @@
 /**
- * Cancels a workflow's GitHub run. GitHub cancels asynchronously (202): the `cancelled` status
- * arrives like any other, by webhook or reconciliation, and a run that finished first keeps
- * its real result. A run GitHub already finished (409) is read back so its result shows now.
- * A workflow whose run was never found has nothing to cancel on GitHub and is cancelled here.
+ * Stops a workflow's GitHub run (`POST …/actions/runs/{id}/cancel`) and resolves once GitHub
+ * accepted (202; GitHub cancels asynchronously) or the run had already finished (409). A run
+ * whose id is not known yet is searched for first (GitHub may not list a new run at once); one
+ * never found has nothing to stop, and its row is closed so nobody keeps looking. No status is
+ * published here: the core publishes `cancelled` itself, and statuses only move forward.
  */
-import type { Logger } from "../../log.ts";
-import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
+import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { ApiError } from "../http-client.ts";
+import { CancelError } from "../provider.ts";
+import type { GithubRuns } from "./builds.ts";
 import type { GithubClient } from "./client.ts";
-import type { RunDispatcher } from "./dispatch.ts";
-import type { RunProgress } from "./progress.ts";
-import type { GithubRuns } from "./runs.ts";
+import type { RunDispatcher } from "./spawn.ts";
 import { LOST, stateRank } from "./states.ts";
+import { PROVIDER, type RunTracker } from "./track.ts";
 
 export async function cancelRun(
-  deps: {
-    client: GithubClient;
-    runs: GithubRuns;
-    dispatcher: RunDispatcher;
-    progress: RunProgress;
-    workflows: Workflows;
-    log: Logger;
-  },
+  deps: { client: GithubClient; runs: GithubRuns; dispatcher: RunDispatcher; tracker: RunTracker },
   workflow: StoredWorkflow,
 ): Promise<void> {
   let run = deps.runs.latestFor(workflow.id);
-  if (run && run.runId === null && stateRank(run.state) < 2 && (await deps.dispatcher.find(run))) {
-    run = deps.runs.byCorrelationId(run.correlationId);
+  if (run && run.runId === null && stateRank(run.state) < 2) {
+    try {
+      if (await deps.dispatcher.find(run)) run = deps.runs.byCorrelationId(run.correlationId);
+    } catch (error) {
+      throw cancelError(`the GitHub run of ${workflow.id.name}`, error);
+    }
   }
-  if (!run || run.runId === null) {
-    await deps.workflows.transition(workflow.id, "cancelled");
-    if (run) {
+  if (!run) return;
+  if (run.runId === null) {
+    if (stateRank(run.state) < 2) {
       await deps.runs.close(run.correlationId, LOST);
-      deps.progress.wake(run.correlationId);
+      deps.tracker.wake(run.correlationId);
     }
     return;
   }
-  const outcome = await deps.client.cancel(run.repo, run.runId);
-  deps.log.info("github: cancel requested", {
-    knot: workflow.id.knot,
-    pipeline_rkey: workflow.id.pipelineRkey,
-    workflow: workflow.id.name,
-    run_id: run.runId,
-    outcome,
-  });
-  if (outcome === "requested") return;
-  const observed = await deps.client.getRun(run.repo, run.runId);
-  if (observed.status === null) return;
-  await deps.progress.applyRun(run, {
-    status: observed.status,
-    conclusion: observed.conclusion,
-    htmlUrl: observed.html_url,
-  });
+  try {
+    await deps.client.cancel(run.repo, run.runId);
+  } catch (error) {
+    throw cancelError(`GitHub run ${run.runId} in ${run.repo}`, error);
+  }
+}
+
+function cancelError(what: string, error: unknown): CancelError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const hint =
+    error instanceof ApiError && (error.status === 401 || error.status === 403)
+      ? "; the token (TACK_GITHUB_TOKEN) needs Actions read and write on the runner repository"
+      : error instanceof ApiError && error.transient
+        ? "; GitHub may be down, try again"
+        : "";
+  return new CancelError(`could not cancel ${what}: ${reason}${hint}`, PROVIDER, { cause: error });
 }

@@ -1,87 +1,86 @@
 /**
- * GitHub Actions provider (issue 5, docs/github.md). A Tangled workflow with
+ * GitHub Actions provider (docs/github.md). A Tangled workflow with
  * `tack: { github: { repo, workflow } }` dispatches a runner workflow in a GitHub repository the
  * operator owns; the run's webhooks (and, as a backstop, polling) report its state back.
  *
- * Files: options.ts and inputs.ts (what the YAML asks, what the runner receives), client.ts
- * (REST), dispatch.ts (spawn and run discovery), runs.ts (github_runs), states.ts (status
- * table), progress.ts (applying observations), webhook.ts and verify.ts, reconcile.ts, logs.ts
- * and job-log.ts, cancel.ts, check.ts.
+ * Files, one role each (the same names in every provider folder): config.ts (TACK_GITHUB_*),
+ * options.ts (the tack.github block), request.ts (the dispatch inputs), spawn.ts (dispatch,
+ * once, and run discovery), client.ts (REST), schemas.ts (wire shapes), verify.ts and webhook.ts,
+ * states.ts (status table), track.ts (applying observations), table.ts and builds.ts (the
+ * github_runs table and its owner), reconcile.ts, logs.ts and log-text.ts, cancel.ts,
+ * check.ts, tuning.ts.
  */
-import type { GithubConfig } from "../../config.ts";
-import type { Provider, ProviderDeps } from "../provider.ts";
+import { HttpClient } from "../http-client.ts";
+import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
+import { GithubRuns } from "./builds.ts";
 import { cancelRun } from "./cancel.ts";
 import { checkGithub } from "./check.ts";
-import { GithubClient } from "./client.ts";
-import { RunDispatcher } from "./dispatch.ts";
+import { API_VERSION, GITHUB_RATE_LIMITS, GithubClient } from "./client.ts";
+import { configureGithub, GITHUB_ENV, type GithubConfig } from "./config.ts";
 import { openRunLog } from "./logs.ts";
 import { checkGithubOptions } from "./options.ts";
-import { RunProgress } from "./progress.ts";
 import { Reconciler } from "./reconcile.ts";
-import { GithubRuns } from "./runs.ts";
-import { DEFAULT_TIMING, type GithubTiming } from "./timing.ts";
+import { RunDispatcher } from "./spawn.ts";
+import { PROVIDER, RunTracker } from "./track.ts";
+import { DEFAULT_GITHUB_TUNING, type GithubTuning } from "./tuning.ts";
 import { createWebhookHandler } from "./webhook.ts";
 
-export interface GithubProviderOptions {
-  /** TACK_DEV: clone URLs handed to the runner use http:// instead of https://. */
-  dev?: boolean;
-  /** Poll and retry timing; tests shorten it. */
-  timing?: Partial<GithubTiming>;
-}
+export const github = {
+  name: PROVIDER,
+  title: "GitHub Actions",
+  docs: "docs/github.md",
+  env: GITHUB_ENV,
+  enabledBy: "TACK_GITHUB_TOKEN",
+  configure: configureGithub,
+  secrets: (config) => [config.token, config.webhookSecret],
+  create: (config, deps) => createGithubProvider(config, deps),
+  check: (config, deps) =>
+    checkGithub(clientFor(config, deps, new AbortController().signal), config.apiUrl),
+} satisfies ProviderDescriptor<"github", GithubConfig>;
 
+/** `tuning` exists for tests; production uses the defaults. */
 export function createGithubProvider(
   config: GithubConfig,
   deps: ProviderDeps,
-  options: GithubProviderOptions = {},
+  overrides: Partial<GithubTuning> = {},
 ): Provider {
-  const timing: GithubTiming = { ...DEFAULT_TIMING, ...options.timing };
+  const tuning: GithubTuning = { ...DEFAULT_GITHUB_TUNING, ...overrides };
   const log = deps.log;
   // Aborted by stop(): ends timers, discovery waits and in-flight API calls of background work.
   const lifetime = new AbortController();
-  const client = new GithubClient(config, deps.fetch, timing.retry, Date.now, lifetime.signal);
+  const client = clientFor(config, deps, lifetime.signal, tuning);
   const runs = new GithubRuns(deps.db, deps.writer, deps.clock);
-  const progress = new RunProgress({ ...deps, runs });
+  const tracker = new RunTracker({ ...deps, runs });
   const dispatcher = new RunDispatcher({
+    ...deps,
     client,
     runs,
-    progress,
-    log,
-    dev: options.dev ?? false,
-    timing,
+    tracker,
+    tuning,
     signal: lifetime.signal,
   });
   const reconciler = new Reconciler({
+    ...deps,
     client,
     runs,
     dispatcher,
-    progress,
-    workflows: deps.workflows,
-    log,
-    clock: deps.clock,
-    timing,
+    tracker,
+    tuning,
     signal: lifetime.signal,
   });
   reconciler.start();
 
   return {
-    name: "github",
+    name: PROVIDER,
     checkOptions: checkGithubOptions,
-    spawn: (workflow) => dispatcher.spawn(workflow),
+    spawn: (workflow, variables) => dispatcher.spawn(workflow, variables),
     logs: (workflow, signal) =>
       openRunLog(
-        {
-          client,
-          runs,
-          workflows: deps.workflows,
-          progress,
-          log,
-          followIntervalMs: timing.logFollowIntervalMs,
-        },
+        { ...deps, client, runs, tracker, followIntervalMs: tuning.logFollowIntervalMs },
         workflow,
         signal,
       ),
-    cancel: (workflow) =>
-      cancelRun({ client, runs, dispatcher, progress, workflows: deps.workflows, log }, workflow),
+    cancel: (workflow) => cancelRun({ client, runs, dispatcher, tracker }, workflow),
     async resume(workflows) {
       // In the background: startup must not wait on GitHub. Every open run is polled once,
       // whatever its last webhook, since deliveries sent while tack was down are lost.
@@ -92,8 +91,36 @@ export function createGithubProvider(
       lifetime.abort();
       await reconciler.stopped();
     },
-    webhook: createWebhookHandler({ secret: config.webhookSecret, runs, progress, log }),
-    check: () => checkGithub(client, config.apiUrl),
+    webhook: createWebhookHandler({
+      secret: config.webhookSecret,
+      runs,
+      tracker,
+      deliveries: deps.deliveries,
+      log,
+    }),
     prune: (tx, cutoffMs, limit) => runs.pruneFinishedBefore(tx, cutoffMs, limit),
   } satisfies Provider;
+}
+
+function clientFor(
+  config: GithubConfig,
+  deps: ProviderDeps,
+  signal: AbortSignal,
+  tuning: GithubTuning = DEFAULT_GITHUB_TUNING,
+): GithubClient {
+  const http = new HttpClient(
+    {
+      name: "GitHub",
+      baseUrl: config.apiUrl,
+      headers: {
+        accept: "application/vnd.github+json",
+        "x-github-api-version": API_VERSION,
+        authorization: `Bearer ${config.token}`,
+      },
+      rateLimit: GITHUB_RATE_LIMITS,
+    },
+    { fetch: deps.fetch, clock: deps.clock, redactor: deps.redactor, signal },
+    tuning.http,
+  );
+  return new GithubClient(http);
 }

@@ -12,15 +12,18 @@
  * was applied. The first look happens before the WebSocket upgrade, so an unreachable GitHub is
  * a real HTTP 500.
  */
+import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
-import type { StoredWorkflow, Workflows } from "../../pipeline/workflows.ts";
-import { controlLine, dataLine, type LogLine } from "../provider.ts";
-import type { ApiJob, GithubClient } from "./client.ts";
-import { parseJobLog } from "./job-log.ts";
-import type { RunProgress } from "./progress.ts";
-import type { GithubRun, GithubRuns } from "./runs.ts";
+import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { pause } from "../pause.ts";
+import { controlLine, dataLine, type LogLine, type WorkflowStore } from "../provider.ts";
+import type { GithubRun, GithubRuns } from "./builds.ts";
+import type { GithubClient } from "./client.ts";
+import { parseJobLog } from "./log-text.ts";
+import type { ApiJob } from "./schemas.ts";
 import { stateRank } from "./states.ts";
+import type { RunTracker } from "./track.ts";
 
 const RUN_BLOCK = "GitHub Actions run";
 /** Looks after the workflow finished before giving up on jobs GitHub still lists as open. */
@@ -41,9 +44,10 @@ interface JobProgress {
 export interface LogDeps {
   client: GithubClient;
   runs: GithubRuns;
-  workflows: Workflows;
-  progress: RunProgress;
+  workflows: WorkflowStore;
+  tracker: RunTracker;
   log: Logger;
+  clock: Clock;
   followIntervalMs: number;
 }
 
@@ -82,7 +86,7 @@ class RunLogReader {
       yield* first;
       let failures = 0;
       while (!this.done && !this.signal.aborted) {
-        await this.pause();
+        await this.nextLook();
         if (this.signal.aborted) return;
         let lines: LogLine[];
         try {
@@ -217,7 +221,7 @@ class RunLogReader {
 
   private listen(run: GithubRun | undefined): void {
     if (!run || !this.following || this.unsubscribe) return;
-    this.unsubscribe = this.deps.progress.subscribe(run.correlationId, () => this.poke());
+    this.unsubscribe = this.deps.tracker.subscribe(run.correlationId, () => this.poke());
   }
 
   private poke(): void {
@@ -225,19 +229,14 @@ class RunLogReader {
     this.wakeUp?.();
   }
 
-  private pause(): Promise<void> {
-    if (this.dirty) return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.signal.removeEventListener("abort", finish);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, this.deps.followIntervalMs);
-      this.signal.addEventListener("abort", finish);
-      this.wakeUp = finish;
+  /** Waits for the follow interval (on tack's clock), a poke, or the end of the stream. */
+  private async nextLook(): Promise<void> {
+    if (this.dirty) return;
+    const poked = new Promise<void>((resolve) => {
+      this.wakeUp = resolve;
     });
+    await Promise.race([pause(this.deps.clock, this.deps.followIntervalMs, this.signal), poked]);
+    this.wakeUp = undefined;
   }
 }
 

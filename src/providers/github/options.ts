@@ -10,7 +10,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { JsonValue } from "../../eventlog/canonical-json.ts";
-import { MAX_EXTRA_INPUTS, RESERVED_INPUTS } from "./inputs.ts";
+import { MAX_EXTRA_INPUTS, RESERVED_INPUTS } from "./request.ts";
 
 const REPO = "^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$";
 const WORKFLOW_FILE = "^[A-Za-z0-9._-]+$";

@@ -9,13 +9,15 @@
  */
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
-import type { Workflows } from "../../pipeline/workflows.ts";
-import { GithubApiError, type GithubClient } from "./client.ts";
-import type { RunDispatcher } from "./dispatch.ts";
-import type { RunProgress } from "./progress.ts";
-import { type GithubRun, type GithubRuns, runLogFields } from "./runs.ts";
+import { ApiError } from "../http-client.ts";
+import { pause } from "../pause.ts";
+import type { WorkflowStore } from "../provider.ts";
+import { type GithubRun, type GithubRuns, runLogFields } from "./builds.ts";
+import type { GithubClient } from "./client.ts";
+import type { RunDispatcher } from "./spawn.ts";
 import { LOST } from "./states.ts";
-import { type GithubTiming, sleep } from "./timing.ts";
+import type { RunTracker } from "./track.ts";
+import type { GithubTuning } from "./tuning.ts";
 
 export class Reconciler {
   private chain: Promise<void> = Promise.resolve();
@@ -26,11 +28,11 @@ export class Reconciler {
       client: GithubClient;
       runs: GithubRuns;
       dispatcher: RunDispatcher;
-      progress: RunProgress;
-      workflows: Workflows;
+      tracker: RunTracker;
+      workflows: WorkflowStore;
       log: Logger;
       clock: Clock;
-      timing: GithubTiming;
+      tuning: GithubTuning;
       signal: AbortSignal;
     },
   ) {}
@@ -39,7 +41,7 @@ export class Reconciler {
   start(): void {
     this.loop ??= (async () => {
       while (!this.deps.signal.aborted) {
-        await sleep(this.deps.timing.reconcileIntervalMs, this.deps.signal);
+        await pause(this.deps.clock, this.deps.tuning.reconcileIntervalMs, this.deps.signal);
         if (!this.deps.signal.aborted) await this.pass(false);
       }
     })();
@@ -61,20 +63,12 @@ export class Reconciler {
   }
 
   private async run(everything: boolean): Promise<void> {
-    const { client, clock, timing } = this.deps;
+    const { client, clock, tuning } = this.deps;
     for (const run of this.deps.runs.open()) {
       if (this.deps.signal.aborted) return;
-      // GitHub's reset times are wall-clock; staleness is measured on tack's clock.
-      const budget = client.budget();
-      const wallNow = Date.now();
-      if (budget.blockedUntil > wallNow) return;
-      if (
-        budget.remaining !== undefined &&
-        budget.remaining < timing.reserveRequests &&
-        (budget.resetAt ?? 0) > wallNow
-      ) {
+      if (client.lowOnBudget(tuning.reserveRequests)) {
         this.deps.log.debug("github reconcile: paused to keep the rate-limit reserve", {
-          remaining: budget.remaining,
+          remaining: client.budget().remaining,
         });
         return;
       }
@@ -82,7 +76,7 @@ export class Reconciler {
         await this.reconcile(run, everything, clock.now());
       } catch (error) {
         this.deps.log.warn("github reconcile: poll failed", { err: error, ...runLogFields(run) });
-        if (error instanceof GithubApiError && error.rateLimitedUntil !== undefined) return;
+        if (error instanceof ApiError && error.kind === "rate-limited") return;
       }
     }
   }
@@ -95,19 +89,19 @@ export class Reconciler {
     }
     if (run.runId === null) {
       if (await this.deps.dispatcher.find(run)) return;
-      if (now - run.createdAt < this.deps.timing.discoveryTimeoutMs) return;
+      if (now - run.createdAt < this.deps.tuning.discoveryTimeoutMs) return;
       await this.giveUp(
         run,
         `GitHub shows no run titled with correlation id ${run.correlationId}: the runner workflow needs "run-name: … \${{ inputs.correlation_id }}" (see docs/github.md)`,
       );
       return;
     }
-    if (!everything && now - run.lastSeenAt < this.deps.timing.staleAfterMs) return;
+    if (!everything && now - run.lastSeenAt < this.deps.tuning.staleAfterMs) return;
     let observed: Awaited<ReturnType<GithubClient["getRun"]>>;
     try {
       observed = await this.deps.client.getRun(run.repo, run.runId);
     } catch (error) {
-      if (error instanceof GithubApiError && error.status === 404) {
+      if (error instanceof ApiError && error.status === 404) {
         await this.giveUp(run, `GitHub run ${run.runId} no longer exists in ${run.repo}`);
         return;
       }
@@ -119,7 +113,7 @@ export class Reconciler {
       status: observed.status,
       conclusion: observed.conclusion,
     });
-    await this.deps.progress.applyRun(run, {
+    await this.deps.tracker.applyRun(run, {
       status: observed.status,
       conclusion: observed.conclusion,
       htmlUrl: observed.html_url,
@@ -133,6 +127,6 @@ export class Reconciler {
     });
     await this.deps.workflows.transition(run.workflow, "failed", { error, exitCode: -1 });
     await this.deps.runs.close(run.correlationId, LOST);
-    this.deps.progress.wake(run.correlationId);
+    this.deps.tracker.wake(run.correlationId);
   }
 }

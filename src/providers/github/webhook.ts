@@ -7,58 +7,34 @@
  *   signature (X-Hub-Signature-256 over the raw bytes) → 401, nothing read or written;
  *   body not UTF-8 JSON → 400; `ping` → 200; other events → 200 ignored;
  *   payload not the event's shape, or no X-GitHub-Delivery → 400;
+ *   a delivery id already recorded → 200 "duplicate", nothing applied (GitHub reuses the id on
+ *   a redelivery, so the id, not the body, says what was applied);
  *   a run tack did not start → 200 ignored;
- *   otherwise the transition commits, then the run row and the delivery id together → 200
- *   (or 200 "duplicate" when that delivery id was already recorded: re-applying it changed
- *   nothing, transitions being forward-only).
+ *   otherwise the status change, the run row and the delivery id commit together → 200.
  * Only our own failures are 5xx, so GitHub's delivery log shows a failure exactly when one
  * needs redelivering. GitHub never redelivers on its own; the reconciler covers lost ones.
  */
-import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { Logger } from "../../log.ts";
+import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
-import { correlationIdIn } from "./dispatch.ts";
-import type { RunProgress } from "./progress.ts";
-import { type GithubRun, type GithubRuns, runLogFields } from "./runs.ts";
+import { type GithubRun, type GithubRuns, runLogFields } from "./builds.ts";
+import { WorkflowJobEvent, WorkflowRunEvent } from "./schemas.ts";
+import { correlationIdIn } from "./spawn.ts";
+import { PROVIDER, type RunTracker } from "./track.ts";
 import { verifySignature } from "./verify.ts";
 
-const Repository = Type.Object({ full_name: Type.String() });
-
-export const WorkflowRunEvent = Type.Object({
-  action: Type.String(),
-  workflow_run: Type.Object({
-    id: Type.Integer({ minimum: 1 }),
-    display_title: Type.Optional(Type.String()),
-    status: Type.String(),
-    conclusion: Type.Union([Type.String(), Type.Null()]),
-    html_url: Type.String(),
-    run_attempt: Type.Optional(Type.Integer()),
-  }),
-  repository: Repository,
-});
-export type WorkflowRunEvent = Static<typeof WorkflowRunEvent>;
-
-export const WorkflowJobEvent = Type.Object({
-  action: Type.String(),
-  workflow_job: Type.Object({
-    id: Type.Integer({ minimum: 1 }),
-    run_id: Type.Integer({ minimum: 1 }),
-    name: Type.String(),
-    status: Type.String(),
-    conclusion: Type.Union([Type.String(), Type.Null()]),
-    steps: Type.Optional(Type.Array(Type.Object({ name: Type.String() }))),
-  }),
-  repository: Repository,
-});
-export type WorkflowJobEvent = Static<typeof WorkflowJobEvent>;
-
-export function createWebhookHandler(deps: {
+interface WebhookDeps {
   secret: string;
   runs: GithubRuns;
-  progress: RunProgress;
+  tracker: RunTracker;
+  deliveries: WebhookDeliveries;
   log: Logger;
-}): (request: WebhookRequest) => Promise<WebhookResponse> {
+}
+
+export function createWebhookHandler(
+  deps: WebhookDeps,
+): (request: WebhookRequest) => Promise<WebhookResponse> {
   return async ({ headers, body }) => {
     const event = headers.get("x-github-event") ?? "";
     const deliveryId = headers.get("x-github-delivery");
@@ -86,6 +62,9 @@ export function createWebhookHandler(deps: {
       return reply(400, `not a ${event} payload (${shaped.problem})`, "bad_request");
     }
     if (!deliveryId) return reply(400, "missing X-GitHub-Delivery", "bad_request");
+    if (deps.deliveries.seen(PROVIDER, deliveryId)) {
+      return reply(200, "duplicate delivery", "duplicate");
+    }
 
     try {
       return "run" in shaped
@@ -110,7 +89,7 @@ function shape(
 }
 
 async function onRun(
-  deps: { runs: GithubRuns; progress: RunProgress },
+  deps: WebhookDeps,
   payload: WorkflowRunEvent,
   deliveryId: string,
   log: Logger,
@@ -118,7 +97,7 @@ async function onRun(
   const observed = payload.workflow_run;
   const run = await runOf(deps.runs, observed.id, payload.repository.full_name, observed);
   if (!run) return reply(200, "ignored: not a run tack started", "ignored");
-  const first = await deps.progress.applyRun(
+  const first = await deps.tracker.applyRun(
     run,
     { status: observed.status, conclusion: observed.conclusion, htmlUrl: observed.html_url },
     deliveryId,
@@ -133,7 +112,7 @@ async function onRun(
 }
 
 async function onJob(
-  deps: { runs: GithubRuns; progress: RunProgress },
+  deps: WebhookDeps,
   payload: WorkflowJobEvent,
   deliveryId: string,
   log: Logger,
@@ -142,7 +121,7 @@ async function onJob(
   // Job payloads carry no run title, so only a run whose id is known can be matched.
   const run = deps.runs.byRunId(job.run_id);
   if (!run) return reply(200, "ignored: not a run tack started", "ignored");
-  const first = await deps.progress.applyJob(
+  const first = await deps.tracker.applyJob(
     run,
     { status: job.status, stepCount: job.steps?.length ?? 0 },
     deliveryId,

@@ -118,12 +118,14 @@ export async function startHarness(
   const service = await startTestTack({
     dir: options.dir,
     config: {
-      buildkite: {
-        token: TOKEN,
-        org: ORG,
-        webhookSecret: SECRET,
-        webhookMode: mode,
-        apiUrl: fake.url,
+      providers: {
+        buildkite: {
+          token: TOKEN,
+          org: ORG,
+          webhookSecret: SECRET,
+          webhookMode: mode,
+          apiUrl: fake.url,
+        },
       },
       ...(options.jetstreamUrl ? { jetstreamUrl: options.jetstreamUrl } : {}),
     },

@@ -1,5 +1,5 @@
 /**
- * Owns `github_runs`: one row per dispatch, the reference that lets webhooks, reconciliation,
+ * Owns `github_runs` (table.ts): one row per dispatch, the reference that lets webhooks, reconciliation,
  * /logs and cancel find a workflow's GitHub run.
  *
  * The row is written *before* the dispatch, keyed by the correlation id the run's title will
@@ -8,13 +8,14 @@
  * changes after. `state` only moves forward (see stateRank), so a late or repeated delivery
  * cannot make a finished run look unfinished.
  */
-import { and, desc, eq, inArray, isNull, like, lt, notLike, or } from "drizzle-orm";
+import { and, desc, eq, isNull, like, lt, notLike, or } from "drizzle-orm";
 import type { Clock } from "../../clock.ts";
 import type { Db } from "../../db/client.ts";
-import { githubRuns } from "../../db/schema.ts";
+import { pruneBatch } from "../../db/prune-batch.ts";
 import type { Tx, Writer } from "../../db/writer.ts";
 import type { WorkflowId } from "../../pipeline/workflows.ts";
 import { stateRank } from "./states.ts";
+import { githubRuns } from "./table.ts";
 
 export interface GithubRun {
   correlationId: string;
@@ -97,21 +98,11 @@ export class GithubRuns {
 
   /** Retention: drops up to `limit` runs known to be over and last seen before `cutoffMs`. */
   pruneFinishedBefore(tx: Tx, cutoffMs: number, limit: number): number {
-    const old = tx
-      .select({ id: githubRuns.correlationId })
-      .from(githubRuns)
-      .where(
-        and(
-          or(like(githubRuns.state, "completed%"), like(githubRuns.state, "tack:%")),
-          lt(githubRuns.lastSeenAt, cutoffMs),
-        ),
-      )
-      .limit(limit);
-    return tx
-      .delete(githubRuns)
-      .where(inArray(githubRuns.correlationId, old))
-      .returning({ id: githubRuns.correlationId })
-      .all().length;
+    const finished = and(
+      or(like(githubRuns.state, "completed%"), like(githubRuns.state, "tack:%")),
+      lt(githubRuns.lastSeenAt, cutoffMs),
+    );
+    return pruneBatch(tx, githubRuns, finished, limit);
   }
 
   /** Runs not known to be over: the reconciler's work list. */

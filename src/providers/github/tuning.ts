@@ -1,10 +1,11 @@
 /**
- * How often the GitHub provider looks at GitHub on its own. Production uses the defaults; tests
- * pass shorter ones through createGithubProvider's third argument.
+ * How often and how hard the GitHub provider talks to GitHub. Production uses the defaults;
+ * tests pass shorter ones. Every wait is on the injected clock.
  */
-import type { RetryPolicy } from "./client.ts";
+import { DEFAULT_HTTP_TUNING, type HttpTuning } from "../http-client.ts";
 
-export interface GithubTiming {
+export interface GithubTuning {
+  http: HttpTuning;
   /**
    * Waits between searches for a dispatched run by its correlation id while spawn is still
    * running, when GitHub did not return the run id. After these, the reconciler keeps looking.
@@ -12,6 +13,10 @@ export interface GithubTiming {
   discoveryDelaysMs: number[];
   /** A dispatched run still not found after this long fails its workflow (run-name missing?). */
   discoveryTimeoutMs: number;
+  /** How long after a dispatch GitHub may still leave the new run out of its lists. */
+  listDelayMs: number;
+  /** Dispatches tried at most after unclear failures, each after looking for the previous one. */
+  maxDispatches: number;
   /** How often the reconciler wakes up. */
   reconcileIntervalMs: number;
   /** A run with no webhook or poll for this long is polled (GitHub never redelivers). */
@@ -20,31 +25,16 @@ export interface GithubTiming {
   logFollowIntervalMs: number;
   /** Background polls pause while fewer than this many requests are left in the hour. */
   reserveRequests: number;
-  retry: RetryPolicy;
 }
 
-export const DEFAULT_TIMING: GithubTiming = {
+export const DEFAULT_GITHUB_TUNING: GithubTuning = {
+  http: { ...DEFAULT_HTTP_TUNING, attempts: 3 },
   discoveryDelaysMs: [1_000, 2_000, 3_000, 4_000],
   discoveryTimeoutMs: 10 * 60_000,
+  listDelayMs: 15_000,
+  maxDispatches: 3,
   reconcileIntervalMs: 30_000,
   staleAfterMs: 2 * 60_000,
   logFollowIntervalMs: 5_000,
   reserveRequests: 200,
-  retry: { attempts: 3, baseDelayMs: 1_000, maxWaitMs: 60_000 },
 };
-
-/** Resolves after `ms`, or at once when `signal` aborts (shutdown never waits on a timer). */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    // A provider that is never stopped (a failed start) must not keep the process alive.
-    timer.unref();
-    signal.addEventListener("abort", done);
-  });
-}

@@ -1,0 +1,107 @@
+/**
+ * Turns one observation of a GitHub run (a webhook or a poll) into the workflow's status and the
+ * run's row, and tells live /logs streams to look again.
+ *
+ * Ordering invariant ("nothing lost, nothing twice"): the status change, the row update and a
+ * webhook's delivery id commit in one transaction. A crash loses all three or none, so GitHub's
+ * redelivery (or the reconciler) applies the observation exactly once; a delivery id already
+ * recorded is refused before this is reached (webhook.ts).
+ */
+import type { Clock } from "../../clock.ts";
+import type { Tx, Writer } from "../../db/writer.ts";
+import type { Logger } from "../../log.ts";
+import type { WorkflowStatus } from "../../pipeline/status.ts";
+import type { StatusDetail } from "../../pipeline/workflows.ts";
+import type { WebhookDeliveries } from "../deliveries.ts";
+import type { WorkflowStore } from "../provider.ts";
+import type { GithubRun, GithubRuns } from "./builds.ts";
+import { type RunObservation, stateOf, statusOfJob, statusOfRun } from "./states.ts";
+
+export const PROVIDER = "github";
+
+export interface JobObservation {
+  status: string;
+  stepCount: number;
+}
+
+export class RunTracker {
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly deps: {
+      workflows: WorkflowStore;
+      writer: Writer;
+      runs: GithubRuns;
+      deliveries: WebhookDeliveries;
+      clock: Clock;
+      log: Logger;
+    },
+  ) {}
+
+  /**
+   * Applies a run-level observation. With a `deliveryId`, resolves false when that delivery
+   * had already been recorded (a duplicate racing this one), true otherwise.
+   */
+  applyRun(run: GithubRun, observation: RunObservation, deliveryId?: string): Promise<boolean> {
+    const mapped = statusOfRun(observation);
+    return this.apply(run, mapped?.status, mapped?.detail ?? {}, stateOf(observation), deliveryId);
+  }
+
+  /** Applies a job-level observation: it can only show that the workflow runs. */
+  applyJob(run: GithubRun, job: JobObservation, deliveryId?: string): Promise<boolean> {
+    const status = statusOfJob(job);
+    return this.apply(
+      run,
+      status,
+      {},
+      status === "running" ? "in_progress" : undefined,
+      deliveryId,
+    );
+  }
+
+  /** Calls `listener` after anything is applied to the run; returns the unsubscribe. */
+  subscribe(correlationId: string, listener: () => void): () => void {
+    const set = this.listeners.get(correlationId) ?? new Set();
+    set.add(listener);
+    this.listeners.set(correlationId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(correlationId);
+    };
+  }
+
+  /** Tells the run's listeners to look again (e.g. after its run id became known). */
+  wake(correlationId: string): void {
+    for (const listener of this.listeners.get(correlationId) ?? []) listener();
+  }
+
+  private async apply(
+    run: GithubRun,
+    status: WorkflowStatus | undefined,
+    detail: StatusDetail,
+    state: string | undefined,
+    deliveryId: string | undefined,
+  ): Promise<boolean> {
+    const now = this.deps.clock.now();
+    let first = true;
+    const record = (tx: Tx) => {
+      this.deps.runs.observe(tx, run.correlationId, state, now);
+      if (deliveryId !== undefined) {
+        first = this.deps.deliveries.firstSeen(tx, PROVIDER, deliveryId, now);
+      }
+    };
+    if (status === undefined) {
+      await this.deps.writer.write(record);
+    } else if (await this.deps.workflows.transition(run.workflow, status, detail, record)) {
+      this.deps.log.info("github: workflow status", {
+        knot: run.workflow.knot,
+        pipeline_rkey: run.workflow.pipelineRkey,
+        workflow: run.workflow.name,
+        run_id: run.runId,
+        status,
+      });
+    }
+    this.wake(run.correlationId);
+    return first;
+  }
+}

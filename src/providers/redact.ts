@@ -1,0 +1,97 @@
+/**
+ * Keeps secrets out of everything a provider writes: logs, published statuses, thrown errors.
+ *
+ * A Redactor knows the configured secret values (API tokens, webhook secrets) and, for a while,
+ * the build variables handed to spawns (a one-time secrets token). It replaces each of them, and
+ * anything shaped like a credential (`Authorization: …`, `Bearer …`, well-known token prefixes),
+ * with `[redacted]`. Text that comes from outside (a CI's error body) is published only as a
+ * bounded `excerpt`: one line, no control characters, redacted, cut to a length.
+ */
+import type { LogFields, Logger } from "../log.ts";
+
+const MASK = "[redacted]";
+/** Shorter values are not secrets worth hunting (and would mangle ordinary words). */
+const MIN_SECRET_LENGTH = 6;
+/** Transient values (build variables) remembered at most; the oldest are forgotten first. */
+const MAX_TRANSIENT = 1_000;
+
+const CREDENTIAL_SHAPES: RegExp[] = [
+  // A header echoed back: "Authorization: Bearer x", "authorization=token x".
+  /\b(?:proxy-)?authorization\b\s*[:=]\s*(?:(?:bearer|token|basic)\s+)?[^\s"',;]+/gi,
+  /\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
+  // Token formats of the CIs tack talks to (GitHub, Buildkite, GitLab, Slack-style).
+  /\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}|bkua_[A-Za-z0-9]{16,}|glpat-[A-Za-z0-9_-]{16,})\b/g,
+];
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]+/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes arrive in CI answers
+const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[\]P_^][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b./g;
+
+export class Redactor {
+  private readonly fixed = new Set<string>();
+  private readonly transient = new Set<string>();
+  private ordered: string[] = [];
+
+  constructor(secrets: Iterable<string | undefined> = []) {
+    for (const secret of secrets) {
+      if (secret && secret.length >= MIN_SECRET_LENGTH) this.fixed.add(secret);
+    }
+    this.sort();
+  }
+
+  /** Remembers a short-lived secret (a build variable's value) among the most recent ones. */
+  remember(value: string): void {
+    if (value.length < MIN_SECRET_LENGTH || this.fixed.has(value)) return;
+    this.transient.delete(value);
+    this.transient.add(value);
+    if (this.transient.size > MAX_TRANSIENT) {
+      const oldest = this.transient.values().next().value;
+      if (oldest !== undefined) this.transient.delete(oldest);
+    }
+    this.sort();
+  }
+
+  redact(text: string): string {
+    let out = text;
+    // Longest first, so a secret containing another is masked whole.
+    for (const secret of this.ordered) out = out.split(secret).join(MASK);
+    for (const shape of CREDENTIAL_SHAPES) out = out.replace(shape, MASK);
+    return out;
+  }
+
+  /** A CI's text made publishable: one line, no escapes, redacted, at most `max` characters. */
+  excerpt(text: string, max = 200): string {
+    const line = this.redact(text.replace(ANSI, "").replace(CONTROL, " "))
+      .replace(/\s+/g, " ")
+      .trim();
+    return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  }
+
+  /** A logger whose message and every text field (and error message) pass through redact. */
+  logger(log: Logger): Logger {
+    const fields = (input: LogFields | undefined): LogFields | undefined => {
+      if (!input) return input;
+      const out: LogFields = {};
+      for (const [key, value] of Object.entries(input)) out[key] = this.value(value);
+      return out;
+    };
+    return {
+      debug: (msg, extra) => log.debug(this.redact(msg), fields(extra)),
+      info: (msg, extra) => log.info(this.redact(msg), fields(extra)),
+      warn: (msg, extra) => log.warn(this.redact(msg), fields(extra)),
+      error: (msg, extra) => log.error(this.redact(msg), fields(extra)),
+      child: (bound) => this.logger(log.child(fields(bound) ?? {})),
+    };
+  }
+
+  private value(value: unknown): unknown {
+    if (typeof value === "string") return this.redact(value);
+    if (value instanceof Error) return this.redact(value.message);
+    return value;
+  }
+
+  private sort(): void {
+    this.ordered = [...this.fixed, ...this.transient].sort((a, b) => b.length - a.length);
+  }
+}
