@@ -45,7 +45,16 @@ export async function createOnce<B>(
   for (let attempt = 1; ; attempt++) {
     const previous = await deps.attempts.begin(deps.provider, id, deps.clock.now());
     if (previous !== undefined) {
-      const found = await findWithin(deps, plan, previous + deps.listDelayMs);
+      let found: B | undefined;
+      try {
+        found = await findWithin(plan.find, { ...deps, deadline: previous + deps.listDelayMs });
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(
+          `could not check whether ${deps.api} already has this workflow's build, so none was created again: ${reason}`,
+          { cause: error },
+        );
+      }
       if (found !== undefined) return found;
     }
     try {
@@ -63,25 +72,18 @@ export async function createOnce<B>(
   }
 }
 
-/** Looks until found or until `deadline` (tack's clock) has passed; always at least once. */
-async function findWithin<B>(
-  deps: CreateOnceDeps,
-  plan: CreatePlan<B>,
-  deadline: number,
+/**
+ * Looks until found or until `deadline` (tack's clock) has passed, backing off between looks;
+ * always looks at least once. A failing look throws.
+ */
+export async function findWithin<B>(
+  find: () => Promise<B | undefined>,
+  deps: { clock: Clock; deadline: number; backoffMs: number; signal?: AbortSignal },
 ): Promise<B | undefined> {
   for (let look = 0; ; look++) {
-    let found: B | undefined;
-    try {
-      found = await plan.find();
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        `could not check whether ${deps.api} already has this workflow's build, so none was created again: ${reason}`,
-        { cause: error },
-      );
-    }
+    const found = await find();
     if (found !== undefined) return found;
-    const left = deadline - deps.clock.now();
+    const left = deps.deadline - deps.clock.now();
     if (left <= 0 || deps.signal?.aborted) return undefined;
     await pause(deps.clock, Math.min(left, deps.backoffMs * 2 ** look), deps.signal);
   }

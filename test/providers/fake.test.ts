@@ -9,13 +9,14 @@ import { createFakeProvider } from "../../src/providers/fake/index.ts";
 import { LogLine } from "../../src/providers/provider.ts";
 import { ProviderRegistry } from "../../src/providers/registry.ts";
 import { fakeClock, memoryTack, statuses } from "../helpers/memory.ts";
+import { fastClock } from "./fast-clock.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
 function setup(clock = fakeClock(1_800_000_000_000).clock) {
   const tack = memoryTack(clock);
-  const fake = createFakeProvider({ workflows: tack.workflows, log: silentLogger });
+  const fake = createFakeProvider({ workflows: tack.workflows, log: silentLogger, clock });
   const providers = new ProviderRegistry([fake]);
   const deps = { workflows: tack.workflows, providers, log: silentLogger };
   return { ...tack, fake, providers, deps };
@@ -159,11 +160,37 @@ describe("fake provider", () => {
     expect(statuses(store).map((r) => r.status)).toEqual(["pending", "running", "success"]);
   });
 
-  test("a live log follows the run until it finishes (real clock)", async () => {
-    const { deps, workflows, providers } = setup({
-      now: () => Date.now(),
-      sleep: (ms) => Bun.sleep(ms),
+  test("cancel stops the run and publishes nothing: the core's one cancelled is the end", async () => {
+    // Time stands still until released, so the run is caught between two of its steps.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
     });
+    const base = fakeClock(1_800_000_000_000);
+    const { deps, workflows, fake, store } = setup({
+      now: base.clock.now,
+      sleep: async (ms) => {
+        await gate;
+        await base.clock.sleep(ms);
+      },
+    });
+    const id = newId();
+    await dispatchWorkflow(deps, { id, provider: "fake", options: {}, context: {} });
+    const workflow = workflows.get(id);
+    if (!workflow) throw new Error("no workflow");
+    await fake.cancel(workflow);
+    expect(statuses(store).map((r) => r.status)).toEqual(["pending"]);
+    const cancelled = workflows.transition(id, "cancelled", {
+      error: "User canceled the workflow",
+    });
+    release();
+    await cancelled;
+    await fake.stop();
+    expect(statuses(store).map((r) => r.status)).toEqual(["pending", "running", "cancelled"]);
+  });
+
+  test("a live log follows the run until it finishes (a clock running on its own)", async () => {
+    const { deps, workflows, providers } = setup(fastClock());
     const id = newId();
     await dispatchWorkflow(deps, { id, provider: "fake", options: {}, context: {} });
     // Opened while pending: nothing yet, then lines as the run advances, then the end.

@@ -7,7 +7,14 @@
  * and an unclear failure comes back as an ambiguous ApiError for spawn to resolve by looking
  * the build up by its meta_data.
  */
-import type { HttpClient, RateLimitRules } from "../http-client.ts";
+import type { Clock } from "../../clock.ts";
+import {
+  DEFAULT_HTTP_TUNING,
+  HttpClient,
+  type HttpTuning,
+  type RateLimitRules,
+} from "../http-client.ts";
+import type { Redactor } from "../redact.ts";
 import { BuildkiteAccessToken, BuildkiteBuild, BuildkiteBuildList } from "./schemas.ts";
 
 /** Where a build lives: single-build endpoints take the number, not the UUID. */
@@ -42,6 +49,25 @@ export const BUILDKITE_RATE_LIMITS: RateLimitRules = {
     return resetMs(response.headers) || 1_000;
   },
 };
+
+/** The client for a configured token and API; `signal` ends its waits at shutdown. */
+export function createBuildkiteClient(
+  config: { token: string; apiUrl: string },
+  deps: { fetch: typeof fetch; clock: Clock; redactor: Redactor; signal?: AbortSignal },
+  tuning: HttpTuning = DEFAULT_HTTP_TUNING,
+): BuildkiteClient {
+  const http = new HttpClient(
+    {
+      name: "Buildkite",
+      baseUrl: config.apiUrl,
+      headers: { authorization: `Bearer ${config.token}` },
+      rateLimit: BUILDKITE_RATE_LIMITS,
+    },
+    deps,
+    tuning,
+  );
+  return new BuildkiteClient(http);
+}
 
 export class BuildkiteClient {
   constructor(private readonly http: HttpClient) {}

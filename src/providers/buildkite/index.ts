@@ -10,12 +10,11 @@
  * sighting), table.ts and builds.ts (the buildkite_builds table and its owner), reconcile.ts
  * (polls), logs.ts and log-text.ts (/logs), cancel.ts, check.ts (`tack check`), tuning.ts.
  */
-import { HttpClient } from "../http-client.ts";
 import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
 import { BuildkiteBuilds } from "./builds.ts";
 import { cancelBuild } from "./cancel.ts";
 import { checkBuildkite } from "./check.ts";
-import { BUILDKITE_RATE_LIMITS, BuildkiteClient } from "./client.ts";
+import { createBuildkiteClient } from "./client.ts";
 import { BUILDKITE_ENV, type BuildkiteConfig, configureBuildkite } from "./config.ts";
 import { openBuildLogs } from "./logs.ts";
 import { optionsProblem } from "./options.ts";
@@ -34,8 +33,7 @@ export const buildkite = {
   configure: configureBuildkite,
   secrets: (config) => [config.token, config.webhookSecret],
   create: (config, deps) => createBuildkiteProvider(config, deps),
-  check: (config, deps) =>
-    checkBuildkite(clientFor(config, deps, new AbortController().signal), config.org),
+  check: (config, deps) => checkBuildkite(createBuildkiteClient(config, deps), config.org),
 } satisfies ProviderDescriptor<"buildkite", BuildkiteConfig>;
 
 /** `tuning` exists for tests and benchmarks; production uses the defaults. */
@@ -47,7 +45,7 @@ export function createBuildkiteProvider(
   const tuning: BuildkiteTuning = { ...DEFAULT_BUILDKITE_TUNING, ...overrides };
   // Aborted by stop(): ends waits and in-flight requests of background work.
   const lifetime = new AbortController();
-  const client = clientFor(config, deps, lifetime.signal, tuning);
+  const client = createBuildkiteClient(config, { ...deps, signal: lifetime.signal }, tuning.http);
   const builds = new BuildkiteBuilds(deps.db);
   const tracker = new BuildTracker({ ...deps, builds });
   const reconciler = new Reconciler(
@@ -88,23 +86,4 @@ export function createBuildkiteProvider(
       ),
     prune: (tx, cutoffMs, limit) => builds.pruneFinishedBefore(tx, cutoffMs, limit),
   } satisfies Provider;
-}
-
-function clientFor(
-  config: BuildkiteConfig,
-  deps: ProviderDeps,
-  signal: AbortSignal,
-  tuning: BuildkiteTuning = DEFAULT_BUILDKITE_TUNING,
-): BuildkiteClient {
-  const http = new HttpClient(
-    {
-      name: "Buildkite",
-      baseUrl: config.apiUrl,
-      headers: { authorization: `Bearer ${config.token}` },
-      rateLimit: BUILDKITE_RATE_LIMITS,
-    },
-    { fetch: deps.fetch, clock: deps.clock, redactor: deps.redactor, signal },
-    tuning.http,
-  );
-  return new BuildkiteClient(http);
 }

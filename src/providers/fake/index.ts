@@ -7,9 +7,11 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal, type WorkflowStatus } from "../../pipeline/status.ts";
 import type { StoredWorkflow, WorkflowId } from "../../pipeline/workflows.ts";
+import { pause } from "../pause.ts";
 import {
   controlLine,
   dataLine,
@@ -48,7 +50,11 @@ export const fake = {
   create: (_config, deps) => createFakeProvider(deps),
 } satisfies ProviderDescriptor<"fake", Record<string, never>>;
 
-export function createFakeProvider(deps: { workflows: WorkflowStore; log: Logger }): Provider {
+export function createFakeProvider(deps: {
+  workflows: WorkflowStore;
+  log: Logger;
+  clock: Clock;
+}): Provider {
   const log = deps.log;
   const running = new Set<Promise<void>>();
   // Workflows whose run was cancelled: their drive stops at its next step.
@@ -90,7 +96,7 @@ export function createFakeProvider(deps: { workflows: WorkflowStore; log: Logger
       drive(workflow);
     },
     async logs(workflow, signal) {
-      return followLog(workflow, deps.workflows, signal);
+      return followLog(workflow, deps, signal);
     },
     async cancel(workflow) {
       // Nothing runs anywhere: stopping the drive is the whole cancel (the core publishes it).
@@ -141,7 +147,7 @@ function script(workflow: StoredWorkflow): { line: LogLine; shownAt: WorkflowSta
 
 async function* followLog(
   initial: StoredWorkflow,
-  workflows: WorkflowStore,
+  deps: { workflows: WorkflowStore; clock: Clock },
   signal: AbortSignal,
 ): AsyncGenerator<LogLine> {
   const lines = script(initial);
@@ -154,8 +160,8 @@ async function* followLog(
       if (next) yield next.line;
     }
     if (isTerminal(workflow.status)) return;
-    await Bun.sleep(FOLLOW_INTERVAL_MS);
-    workflow = workflows.get(initial.id);
+    await pause(deps.clock, FOLLOW_INTERVAL_MS, signal);
+    workflow = deps.workflows.get(initial.id);
   }
 }
 

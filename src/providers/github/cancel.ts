@@ -1,27 +1,48 @@
 /**
  * Stops a workflow's GitHub run (`POST …/actions/runs/{id}/cancel`) and resolves once GitHub
  * accepted (202; GitHub cancels asynchronously) or the run had already finished (409). A run
- * whose id is not known yet is searched for first (GitHub may not list a new run at once); one
- * never found has nothing to stop, and its row is closed so nobody keeps looking. No status is
+ * whose id is not known yet is searched for first, until GitHub's list delay after the dispatch
+ * has passed; one never found has nothing to stop, and its row is closed so nobody keeps looking. No status is
  * published here: the core publishes `cancelled` itself, and statuses only move forward.
  */
+
+import type { Clock } from "../../clock.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
 import { ApiError } from "../http-client.ts";
 import { CancelError } from "../provider.ts";
+import { findWithin } from "../spawn-once.ts";
 import type { GithubRuns } from "./builds.ts";
 import type { GithubClient } from "./client.ts";
 import type { RunDispatcher } from "./spawn.ts";
 import { LOST, stateRank } from "./states.ts";
 import { PROVIDER, type RunTracker } from "./track.ts";
+import type { GithubTuning } from "./tuning.ts";
 
 export async function cancelRun(
-  deps: { client: GithubClient; runs: GithubRuns; dispatcher: RunDispatcher; tracker: RunTracker },
+  deps: {
+    client: GithubClient;
+    runs: GithubRuns;
+    dispatcher: RunDispatcher;
+    tracker: RunTracker;
+    clock: Clock;
+    tuning: GithubTuning;
+  },
   workflow: StoredWorkflow,
 ): Promise<void> {
   let run = deps.runs.latestFor(workflow.id);
   if (run && run.runId === null && stateRank(run.state) < 2) {
+    const open = run;
     try {
-      if (await deps.dispatcher.find(run)) run = deps.runs.byCorrelationId(run.correlationId);
+      // GitHub may list a fresh run only after a while: look until that has surely passed.
+      const found = await findWithin(
+        async () => ((await deps.dispatcher.find(open)) ? true : undefined),
+        {
+          clock: deps.clock,
+          deadline: open.createdAt + deps.tuning.listDelayMs,
+          backoffMs: deps.tuning.http.backoffMs,
+        },
+      );
+      if (found) run = deps.runs.byCorrelationId(open.correlationId);
     } catch (error) {
       throw cancelError(`the GitHub run of ${workflow.id.name}`, error);
     }

@@ -9,7 +9,15 @@
  * the run by its correlation id). A refusal of the flag (400/422) created nothing, so the
  * dispatch is sent once more without it.
  */
-import { ApiError, type HttpClient, type RateLimitRules } from "../http-client.ts";
+import type { Clock } from "../../clock.ts";
+import {
+  ApiError,
+  DEFAULT_HTTP_TUNING,
+  HttpClient,
+  type HttpTuning,
+  type RateLimitRules,
+} from "../http-client.ts";
+import type { Redactor } from "../redact.ts";
 import {
   type ApiJob,
   ApiJobList,
@@ -57,6 +65,29 @@ export interface TokenInfo {
   scopes: string[] | undefined;
   limit: number;
   remaining: number;
+}
+
+/** The client for a configured token and API; `signal` ends its waits at shutdown. */
+export function createGithubClient(
+  config: { token: string; apiUrl: string },
+  deps: { fetch: typeof fetch; clock: Clock; redactor: Redactor; signal?: AbortSignal },
+  tuning: HttpTuning = DEFAULT_HTTP_TUNING,
+): GithubClient {
+  const http = new HttpClient(
+    {
+      name: "GitHub",
+      baseUrl: config.apiUrl,
+      headers: {
+        accept: "application/vnd.github+json",
+        "x-github-api-version": API_VERSION,
+        authorization: `Bearer ${config.token}`,
+      },
+      rateLimit: GITHUB_RATE_LIMITS,
+    },
+    deps,
+    tuning,
+  );
+  return new GithubClient(http);
 }
 
 export class GithubClient {

@@ -10,12 +10,11 @@
  * github_runs table and its owner), reconcile.ts, logs.ts and log-text.ts, cancel.ts,
  * check.ts, tuning.ts.
  */
-import { HttpClient } from "../http-client.ts";
 import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
 import { GithubRuns } from "./builds.ts";
 import { cancelRun } from "./cancel.ts";
 import { checkGithub } from "./check.ts";
-import { API_VERSION, GITHUB_RATE_LIMITS, GithubClient } from "./client.ts";
+import { createGithubClient } from "./client.ts";
 import { configureGithub, GITHUB_ENV, type GithubConfig } from "./config.ts";
 import { openRunLog } from "./logs.ts";
 import { checkGithubOptions } from "./options.ts";
@@ -34,8 +33,7 @@ export const github = {
   configure: configureGithub,
   secrets: (config) => [config.token, config.webhookSecret],
   create: (config, deps) => createGithubProvider(config, deps),
-  check: (config, deps) =>
-    checkGithub(clientFor(config, deps, new AbortController().signal), config.apiUrl),
+  check: (config, deps) => checkGithub(createGithubClient(config, deps), config.apiUrl),
 } satisfies ProviderDescriptor<"github", GithubConfig>;
 
 /** `tuning` exists for tests; production uses the defaults. */
@@ -48,7 +46,7 @@ export function createGithubProvider(
   const log = deps.log;
   // Aborted by stop(): ends timers, discovery waits and in-flight API calls of background work.
   const lifetime = new AbortController();
-  const client = clientFor(config, deps, lifetime.signal, tuning);
+  const client = createGithubClient(config, { ...deps, signal: lifetime.signal }, tuning.http);
   const runs = new GithubRuns(deps.db, deps.writer, deps.clock);
   const tracker = new RunTracker({ ...deps, runs });
   const dispatcher = new RunDispatcher({
@@ -80,7 +78,8 @@ export function createGithubProvider(
         workflow,
         signal,
       ),
-    cancel: (workflow) => cancelRun({ client, runs, dispatcher, tracker }, workflow),
+    cancel: (workflow) =>
+      cancelRun({ client, runs, dispatcher, tracker, clock: deps.clock, tuning }, workflow),
     async resume(workflows) {
       // In the background: startup must not wait on GitHub. Every open run is polled once,
       // whatever its last webhook, since deliveries sent while tack was down are lost.
@@ -100,27 +99,4 @@ export function createGithubProvider(
     }),
     prune: (tx, cutoffMs, limit) => runs.pruneFinishedBefore(tx, cutoffMs, limit),
   } satisfies Provider;
-}
-
-function clientFor(
-  config: GithubConfig,
-  deps: ProviderDeps,
-  signal: AbortSignal,
-  tuning: GithubTuning = DEFAULT_GITHUB_TUNING,
-): GithubClient {
-  const http = new HttpClient(
-    {
-      name: "GitHub",
-      baseUrl: config.apiUrl,
-      headers: {
-        accept: "application/vnd.github+json",
-        "x-github-api-version": API_VERSION,
-        authorization: `Bearer ${config.token}`,
-      },
-      rateLimit: GITHUB_RATE_LIMITS,
-    },
-    { fetch: deps.fetch, clock: deps.clock, redactor: deps.redactor, signal },
-    tuning.http,
-  );
-  return new GithubClient(http);
 }

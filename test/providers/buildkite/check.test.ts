@@ -1,14 +1,13 @@
 /** `tack check` for Buildkite: token, scopes and organization, never the token itself. */
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { checkRows } from "../check-rows.ts";
 import { startHarness, TOKEN } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
-async function check(h: Awaited<ReturnType<typeof startHarness>>) {
-  const provider = h.service.tack.providers.get("buildkite");
-  if (!provider?.check) throw new Error("buildkite provider has no check");
-  return provider.check();
+function check(h: Awaited<ReturnType<typeof startHarness>>) {
+  return checkRows("buildkite", h.service.config.providers.buildkite);
 }
 
 test("a token with every scope passes", async () => {
@@ -51,7 +50,7 @@ test("a rejected token says so without repeating it", async () => {
       name: "buildkite token",
       ok: false,
       detail:
-        "rejected by Buildkite (401: Authentication required. Please supply a valid API Access Token.): check TACK_BUILDKITE_TOKEN",
+        "rejected by Buildkite (HTTP 401: Authentication required. Please supply a valid API Access Token.): check TACK_BUILDKITE_TOKEN",
     },
   ]);
   expect(JSON.stringify(results)).not.toContain(TOKEN);

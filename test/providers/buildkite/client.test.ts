@@ -1,16 +1,15 @@
 /**
- * The REST client against the stand-in: the log tail survives a log that grows between its
- * HEAD and its GET, rate-limit headers are honoured, and refusals carry Buildkite's message.
+ * The Buildkite client against the stand-in: the log tail survives a log that grows between its
+ * HEAD and its GET, Buildkite's RateLimit-* headers are read, and refusals carry Buildkite's
+ * message. (Retries, timeouts and backoff are the kit's: test/providers/http-client.test.ts.)
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-import {
-  BuildkiteApiError,
-  BuildkiteClient,
-  DEFAULT_CLIENT_TUNING,
-} from "../../../src/providers/buildkite/client.ts";
+import { createBuildkiteClient } from "../../../src/providers/buildkite/client.ts";
+import { ApiError } from "../../../src/providers/http-client.ts";
+import { Redactor } from "../../../src/providers/redact.ts";
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
-import { silentApi } from "../../helpers/silent-api.ts";
-import { fastClock, TOKEN } from "./harness.ts";
+import { fakeClock } from "../../helpers/memory.ts";
+import { TOKEN } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
@@ -32,12 +31,16 @@ function setup(onResponse: (request: Request, response: Response) => void = () =
     onResponse(request, response);
     return response;
   };
-  const client = new BuildkiteClient(
+  const time = fakeClock(Date.now());
+  const client = createBuildkiteClient(
     { token: TOKEN, apiUrl: fake.url },
-    { fetch: Object.assign(fetchThrough, { preconnect: fetch.preconnect }), clock: fastClock(200) },
-    DEFAULT_CLIENT_TUNING,
+    {
+      fetch: Object.assign(fetchThrough, { preconnect: fetch.preconnect }),
+      clock: time.clock,
+      redactor: new Redactor([TOKEN]),
+    },
   );
-  return { fake, client };
+  return { fake, client, ...time };
 }
 
 const body = {
@@ -88,6 +91,23 @@ test("a spent rate-limit budget is reported until its reset passes", async () =>
   expect(client.lowOnBudget(3)).toBe(false);
 });
 
+test("a 429 waits for the RateLimit-Reset Buildkite announced", async () => {
+  const { fake, client, sleeps } = setup();
+  fake.answerNext("GET", /^\/v2\/access-token$/, {
+    status: 429,
+    body: {
+      message: "You have exceeded your rate limit",
+      scope: "rest",
+      limit: 200,
+      current: 201,
+      reset: 17,
+    },
+    headers: { "ratelimit-remaining": "0", "ratelimit-reset": "17" },
+  });
+  expect((await client.accessToken()).scopes).toContain("read_builds");
+  expect(sleeps).toEqual([17_000]);
+});
+
 test("a refusal carries Buildkite's message and status; a wrong token is a 401", async () => {
   const { fake, client } = setup();
   fake.answerNext("PUT", /\/cancel$/, {
@@ -97,46 +117,21 @@ test("a refusal carries Buildkite's message and status; a wrong token is a 401",
   const error = await client
     .cancelBuild({ org: "acme", pipeline: "app-ci", number: 1 })
     .catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(BuildkiteApiError);
+  expect(error).toBeInstanceOf(ApiError);
   expect(error).toMatchObject({
     status: 422,
-    message: "Build can't be canceled because it's passed",
+    message:
+      "Buildkite API refused it (HTTP 422) (PUT /v2/organizations/acme/pipelines/app-ci/builds/1/cancel): \"Build can't be canceled because it's passed\"",
   });
 
-  const stranger = new BuildkiteClient(
+  const stranger = createBuildkiteClient(
     { token: "not-the-token", apiUrl: fake.url },
-    { fetch, clock: fastClock(200) },
+    { fetch, clock: fakeClock(Date.now()).clock, redactor: new Redactor([]) },
   );
   const denied = await stranger.accessToken().catch((e: unknown) => e);
-  expect(denied).toMatchObject({
-    status: 401,
-    message: "Authentication required. Please supply a valid API Access Token.",
-  });
-});
-
-test("an unreachable API is retried, then reported as such", async () => {
-  const client = new BuildkiteClient(
-    { token: TOKEN, apiUrl: "http://127.0.0.1:1" },
-    { fetch, clock: fastClock(1_000) },
+  expect(denied).toBeInstanceOf(ApiError);
+  expect(denied).toMatchObject({ status: 401, kind: "refused" });
+  expect(String(denied)).toContain(
+    "Authentication required. Please supply a valid API Access Token.",
   );
-  const error = await client.accessToken().catch((e: unknown) => e);
-  expect(error).toBeInstanceOf(BuildkiteApiError);
-  expect(error).toMatchObject({ status: 0 });
-  expect(String(error)).toContain("Buildkite API unreachable");
-});
-
-test("an API that stops answering is timed out per request, retried, then reported", async () => {
-  const silent = silentApi();
-  try {
-    const client = new BuildkiteClient(
-      { token: TOKEN, apiUrl: silent.url },
-      { fetch, clock: fastClock(1_000) },
-      { maxAttempts: 2, backoffMs: 10, maxRateLimitWaitMs: 1_000, timeoutMs: 100 },
-    );
-    const error = await client.accessToken().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(BuildkiteApiError);
-    expect(silent.requests()).toBe(2);
-  } finally {
-    silent.stop();
-  }
 });

@@ -13,41 +13,13 @@ import { buildkiteHeaders } from "../../helpers/sign-buildkite.ts";
 import { startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
 import { OWNER } from "../../helpers/wire.ts";
+import { fastClock } from "../fast-clock.ts";
 
 export const TOKEN = "bk-test-token-0123456789";
 export const SECRET = "whsec-buildkite-test-0123456789abcdef";
 export const ORG = "acme";
 export const KNOT = "knot.example.com";
 export const SHA = "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
-
-/**
- * A clock on which time runs `factor` times faster than real time, for everyone: status
- * spacing, retries, rate-limit waits and reconciliation all shrink alike, so their relative
- * order is the real one. Signatures must then be dated with this clock.
- */
-export function fastClock(factor = 40): Clock {
-  const origin = Date.now();
-  return {
-    now: () => origin + (Date.now() - origin) * factor,
-    sleep: (ms) => Bun.sleep(Math.max(0, ms) / factor),
-  };
-}
-
-/** A clock that remembers every wait it was asked for (and runs `factor` times faster). */
-export function recordingClock(factor = 40): { clock: Clock; sleeps: number[] } {
-  const inner = fastClock(factor);
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    clock: {
-      now: inner.now,
-      sleep: (ms) => {
-        sleeps.push(ms);
-        return inner.sleep(ms);
-      },
-    },
-  };
-}
 
 export function pushContext(ref = "refs/heads/main", sha = SHA) {
   return {
@@ -200,4 +172,5 @@ export async function startHarness(
   };
 }
 
+export { fastClock, recordingClock } from "../fast-clock.ts";
 export { until };

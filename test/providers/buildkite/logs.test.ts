@@ -1,7 +1,7 @@
 /**
  * /logs for a Buildkite workflow over the real WebSocket: per command job a
  * control start line, clean data lines, a control end line; a running build is followed
- * until it finishes. Also cancel, which goes through the same build reference.
+ * until it finishes.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
@@ -134,31 +134,5 @@ describe("buildkite logs", () => {
       status: 500,
       body: "logs unavailable\n",
     });
-  });
-});
-
-describe("buildkite cancel", () => {
-  test("cancel cancels the build through the API and the workflow ends cancelled", async () => {
-    await using h = await startHarness();
-    const { id } = await h.dispatch("ci.yml");
-    const build = h.fake.onlyBuild();
-    h.fake.update(build, { state: "running" });
-    const provider = h.service.tack.providers.get("buildkite");
-    const workflow = h.workflow(id);
-    if (!provider || !workflow) throw new Error("no provider or workflow");
-    await provider.cancel(workflow);
-    expect(h.fake.callsTo("PUT", /\/builds\/1\/cancel$/)).toHaveLength(1);
-    expect(h.statuses(id).at(-1)).toMatchObject({ status: "cancelled" });
-  });
-
-  test("cancelling a build that already finished applies its final state instead", async () => {
-    await using h = await startHarness();
-    const { id } = await h.dispatch("ci.yml");
-    h.fake.update(h.fake.onlyBuild(), { state: "passed" });
-    const provider = h.service.tack.providers.get("buildkite");
-    const workflow = h.workflow(id);
-    if (!provider || !workflow) throw new Error("no provider or workflow");
-    await provider.cancel(workflow);
-    expect(h.workflow(id)?.status).toBe("success");
   });
 });

@@ -34,8 +34,8 @@ function sharedDir(): string {
 }
 
 test("a build whose webhooks were lost is finished by a poll once it has been quiet", async () => {
-  // 100× time: the 2-minute quiet period is 1.2 s of real time.
-  await using h = await startHarness({ clock: fastClock(100) });
+  // 500× time: the 2-minute quiet period is a quarter of a second of real time.
+  await using h = await startHarness({ clock: fastClock(500) });
   const { id } = await h.dispatch("ci.yml");
   const build = h.fake.onlyBuild();
   // Buildkite ran the build to the end, but no webhook ever reached tack.
@@ -54,7 +54,7 @@ test("a build whose webhooks were lost is finished by a poll once it has been qu
 });
 
 test("polls wait while the rate-limit budget is nearly spent, then catch up", async () => {
-  await using h = await startHarness({ clock: fastClock(100) });
+  await using h = await startHarness({ clock: fastClock(500) });
   // Buildkite says: 3 requests left in this window, which resets in 200 s.
   h.fake.rateLimit = { limit: 200, remaining: 3, reset: 200 };
   const { id } = await h.dispatch("ci.yml");

@@ -45,6 +45,9 @@ describe("buildkite spawn", () => {
         // The workflow's own env wins over tack's.
         TACK_BRANCH: "overridden",
         TACK_EVENT: "push",
+        TACK_REF: "refs/heads/main",
+        // The test service runs with TACK_DEV=true: knots are cloned over http://.
+        TACK_CLONE_URL: `http://${KNOT}/${OWNER}/app`,
         TACK_REPO_DID: OWNER,
         TACK_REPO_NAME: "app",
         DEPLOY: "false",
@@ -87,6 +90,105 @@ describe("buildkite spawn", () => {
       message: `Tangled pr.yml · pull request feature/login → main @ 3f4c1e2 · ${OWNER}/app`,
       env: { TACK_EVENT: "pull_request", TACK_BRANCH: "feature/login", TACK_COMMIT: SHA },
     });
+  });
+
+  test("a pull request from a fork names the fork as the head repository, with the PR's fields", async () => {
+    await using h = await startHarness();
+    const fork = "did:plc:fork00000000000000000000";
+    const context = {
+      ...pullRequestContext(),
+      sourceRepo: fork,
+      pullRequest: {
+        ...pullRequestContext().pullRequest,
+        pull: "at://did:plc:x/sh.tangled.repo.pull/3m6a",
+      },
+    };
+    await h.dispatch("pr.yml", { pipeline: "app-ci" }, context);
+    expect(h.fake.callsTo("POST", CREATE)[0]?.body).toMatchObject({
+      pull_request_repository: `http://${KNOT}/${fork}`,
+      env: {
+        TACK_CLONE_URL: `http://${KNOT}/${fork}`,
+        TACK_SOURCE_REPO_DID: fork,
+        TACK_PR_SOURCE_BRANCH: "feature/login",
+        TACK_PR_TARGET_BRANCH: "main",
+        TACK_PR_ACTION: "create",
+        TACK_PR_URI: "at://did:plc:x/sh.tangled.repo.pull/3m6a",
+      },
+    });
+  });
+
+  test("a manual run builds its sha on its ref; its inputs reach env and meta_data", async () => {
+    await using h = await startHarness();
+    const manual = {
+      kind: "manual",
+      repo: {
+        did: OWNER,
+        knot: KNOT,
+        repo: "app",
+        repoDid: "did:plc:repo000000000000000000000",
+        defaultBranch: "main",
+      },
+      manual: {
+        sha: SHA,
+        ref: "release",
+        inputs: [
+          { key: "deploy-target", value: "staging" },
+          { key: "tack:workflow", value: "spoofed" },
+        ],
+      },
+    };
+    const { id } = await h.dispatch("manual.yml", { pipeline: "app-ci" }, manual);
+    const body = h.fake.callsTo("POST", CREATE)[0]?.body;
+    expect(body).toMatchObject({
+      commit: SHA,
+      branch: "release",
+      env: {
+        TACK_EVENT: "manual",
+        TACK_REF: "refs/heads/release",
+        TACK_CLONE_URL: `http://${KNOT}/did:plc:repo000000000000000000000`,
+        TACK_INPUT_DEPLOY_TARGET: "staging",
+        TACK_INPUT_TACK_WORKFLOW: "spoofed",
+      },
+      // An input cannot overwrite tack's correlation key.
+      meta_data: {
+        "deploy-target": "staging",
+        "tack:workflow": "manual.yml",
+        "tack:pipeline_rkey": id.pipelineRkey,
+      },
+    });
+    // Without sha and ref: the default branch's head.
+    await h.dispatch("head.yml", { pipeline: "app-ci" }, { ...manual, manual: {} });
+    expect(h.fake.callsTo("POST", CREATE)[1]?.body).toMatchObject({
+      commit: "HEAD",
+      branch: "main",
+    });
+  });
+
+  test("the core's build variables reach the build env, win over the workflow's, and are never logged", async () => {
+    await using h = await startHarness();
+    const id = { knot: KNOT, pipelineRkey: "3m6vars222222", name: "vars.yml" };
+    const workflows = h.service.tack.workflows;
+    await workflows.create(
+      id,
+      {
+        provider: "buildkite",
+        options: { pipeline: "app-ci", env: { TACK_SECRETS_TOKEN: "from-the-yaml" } },
+        context: pushContext(),
+      },
+      "pending",
+    );
+    const stored = workflows.get(id);
+    const provider = h.service.tack.providers.get("buildkite");
+    if (!stored || !provider) throw new Error("no workflow or provider");
+    const token = "one-time-9f8e7d6c5b4a39281706";
+    await provider.spawn(stored, {
+      TACK_SECRETS_URL: "https://spindle.test/xrpc/secrets",
+      TACK_SECRETS_TOKEN: token,
+    });
+    expect(h.fake.callsTo("POST", CREATE)[0]?.body).toMatchObject({
+      env: { TACK_SECRETS_URL: "https://spindle.test/xrpc/secrets", TACK_SECRETS_TOKEN: token },
+    });
+    expect(JSON.stringify(h.service.logs)).not.toContain(token);
   });
 
   test("a tag push builds the tag name; org, message, branch and commit can be overridden", async () => {
@@ -144,7 +246,12 @@ describe("buildkite spawn", () => {
     expect(outcome).toBe("spawn-failed");
     expect(h.statuses(id)).toEqual([
       { status: "pending" },
-      { status: "failed", error: "Branches have been disabled for this pipeline", exitCode: -1 },
+      {
+        status: "failed",
+        error:
+          'Buildkite API refused it (HTTP 422) (POST /v2/organizations/acme/pipelines/app-ci/builds): "Branches have been disabled for this pipeline"',
+        exitCode: -1,
+      },
     ]);
     expect(h.fake.callsTo("POST", CREATE)).toHaveLength(1);
     expect(h.buildRows()).toHaveLength(0);
@@ -160,7 +267,9 @@ describe("buildkite spawn", () => {
       },
     });
     const { id } = await h.dispatch("ci.yml");
-    expect(h.statuses(id).at(-1)?.error).toBe("Validation Failed: commit is not a valid commit");
+    expect(h.statuses(id).at(-1)?.error).toEndWith(
+      '"Validation Failed: commit is not a valid commit"',
+    );
   });
 
   test("a 429 is retried after the RateLimit-Reset it announced", async () => {
@@ -173,14 +282,14 @@ describe("buildkite spawn", () => {
         scope: "rest",
         limit: 200,
         current: 201,
-        reset: 37,
+        reset: 3,
       },
-      headers: { "ratelimit-remaining": "0", "ratelimit-reset": "37" },
+      headers: { "ratelimit-remaining": "0", "ratelimit-reset": "3" },
     });
     const { id, outcome } = await h.dispatch("ci.yml");
     expect(outcome).toBe("spawned");
     expect(h.fake.callsTo("POST", CREATE)).toHaveLength(2);
-    expect(sleeps).toContain(37_000);
+    expect(sleeps).toContain(3_000);
     expect(h.buildRows()).toHaveLength(1);
     expect(h.statuses(id)).toEqual([{ status: "pending" }]);
   });
@@ -196,7 +305,7 @@ describe("buildkite spawn", () => {
     const { id, outcome } = await h.dispatch("ci.yml");
     expect(outcome).toBe("spawn-failed");
     expect(h.fake.callsTo("POST", CREATE)).toHaveLength(4);
-    expect(h.statuses(id).at(-1)?.error).toStartWith("Buildkite API rate limit exceeded");
+    expect(h.statuses(id).at(-1)?.error).toStartWith("Buildkite API rate limit reached");
   });
 
   test("a persistent 5xx fails the workflow after bounded attempts, never creating twice", async () => {
@@ -206,9 +315,13 @@ describe("buildkite spawn", () => {
     expect(outcome).toBe("spawn-failed");
     expect(h.fake.callsTo("POST", CREATE)).toHaveLength(4);
     // Before each retry, tack looked for a build it might have created after all.
-    const lookups = h.fake.callsTo("GET", CREATE);
-    expect(lookups).toHaveLength(4);
-    expect(lookups[0]?.query.get("meta_data[tack:workflow]")).toBe("ci.yml");
+    const order = h.fake.calls
+      .filter((call) => CREATE.test(call.path))
+      .map((call) => call.method)
+      .join(" ");
+    expect(order).toMatch(/^POST (GET )+POST (GET )+POST (GET )+POST$/);
+    const [lookup] = h.fake.callsTo("GET", CREATE);
+    expect(lookup?.query.get("meta_data[tack:workflow]")).toBe("ci.yml");
     expect(h.statuses(id).at(-1)).toMatchObject({ status: "failed", exitCode: -1 });
     expect(h.statuses(id).at(-1)?.error).toContain("HTTP 502");
   });

@@ -76,18 +76,6 @@ describe("signature mode", () => {
       reason: "no X-Buildkite-Signature header (is the webhook in signature mode?)",
     });
   });
-
-  test("the same delivery gets the same key; a new signature or event a new one", () => {
-    const key = (header: string, event?: string) => {
-      const verdict = verifyDelivery(signature, signed(header, event), bytes(BODY), NOW_MS);
-      if (!verdict.ok) throw new Error(verdict.reason);
-      return verdict.deliveryKey;
-    };
-    const first = buildkiteSignature(SECRET, BODY, NOW_S);
-    expect(key(first)).toBe(key(first));
-    expect(key(first)).not.toBe(key(buildkiteSignature(SECRET, BODY, NOW_S + 1)));
-    expect(key(first)).not.toBe(key(first, "build.finished"));
-  });
 });
 
 describe("token mode", () => {

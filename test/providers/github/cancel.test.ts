@@ -2,10 +2,11 @@
  * Cancelling a GitHub workflow through the API, and `tack check` for the token.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Provider } from "../../../src/providers/provider.ts";
+import { CancelError, type Provider } from "../../../src/providers/provider.ts";
 import { GITHUB_TOKEN, RUNNER_REPO } from "../../helpers/fake-github.ts";
 import { deliverGithub } from "../../helpers/sign-github.ts";
 import type { TestTack } from "../../helpers/tack.ts";
+import { checkRows } from "../check-rows.ts";
 import {
   dispatchGithub,
   githubProvider,
@@ -15,7 +16,6 @@ import {
   serviceTarget,
   startFakeGithub,
   statusesOf,
-  until,
 } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -34,7 +34,7 @@ function stored(service: TestTack, id: ReturnType<typeof newWorkflowId>) {
 }
 
 describe("github cancel", () => {
-  test("asks GitHub to cancel the run; the cancelled status arrives by webhook", async () => {
+  test("asks GitHub to cancel the run and publishes nothing; no later report undoes the core's cancelled", async () => {
     const fake = startFakeGithub();
     const service = await githubTack(fake);
     const id = newWorkflowId();
@@ -46,14 +46,19 @@ describe("github cancel", () => {
     const [call] = fake.callsTo("POST", /\/cancel$/);
     expect(call?.path).toBe(`/repos/${RUNNER_REPO}/actions/runs/${run.id}/cancel`);
     expect(call?.headers.get("authorization")).toBe(`Bearer ${GITHUB_TOKEN}`);
-    // GitHub cancels asynchronously: nothing is claimed before it says so.
+    // The provider claims nothing: the core publishes the one `cancelled`.
     expect(stored(service, id).status).toBe("running");
+    await service.tack.workflows.transition(id, "cancelled", {
+      error: "User canceled the workflow",
+    });
 
-    fake.setRun(run.id, { status: "completed", conclusion: "cancelled" });
-    await deliverGithub(service.http, {
+    // The run still finished green before GitHub got to it: too late to matter.
+    fake.setRun(run.id, { status: "completed", conclusion: "success" });
+    const late = await deliverGithub(service.http, {
       event: "workflow_run",
       payload: runPayload(fake.lastRun()),
     });
+    expect(late.status).toBe(200);
     expect(statusesOf(service.tack.broker.store, id).map((s) => s.status)).toEqual([
       "pending",
       "running",
@@ -61,7 +66,7 @@ describe("github cancel", () => {
     ]);
   });
 
-  test("a run that finished first keeps its real result (409 is read back)", async () => {
+  test("a run that already finished (409) resolves the cancel, and nothing is published", async () => {
     const fake = startFakeGithub();
     const service = await githubTack(fake);
     const id = newWorkflowId();
@@ -70,10 +75,10 @@ describe("github cancel", () => {
 
     await github(service).cancel(stored(service, id));
     expect(fake.callsTo("POST", /\/cancel$/)).toHaveLength(1);
-    await until(() => stored(service, id).status === "success", "success");
+    expect(statusesOf(service.tack.broker.store, id).map((s) => s.status)).toEqual(["pending"]);
   });
 
-  test("a workflow whose run was never found is cancelled without GitHub", async () => {
+  test("a workflow whose run was never found has nothing to stop: no call to GitHub", async () => {
     const fake = startFakeGithub();
     fake.dispatchMode = "no-content";
     fake.listLag = 1_000;
@@ -82,10 +87,29 @@ describe("github cancel", () => {
     await dispatchGithub(tack, id);
     const workflow = tack.workflows.get(id);
     if (!workflow) throw new Error("unknown workflow");
-
     await tack.provider.cancel(workflow);
     expect(fake.callsTo("POST", /\/cancel$/)).toHaveLength(0);
-    expect(tack.workflows.get(id)?.status).toBe("cancelled");
+    expect(tack.workflows.get(id)?.status).toBe("pending");
+    const row = tack.database.sqlite
+      .query("select state from github_runs where pipeline_rkey = ?")
+      .get(id.pipelineRkey) as { state: string };
+    expect(row.state).toBe("tack:lost");
+  });
+
+  test("a cancel GitHub refuses is a CancelError saying what to check, never the token", async () => {
+    const fake = startFakeGithub();
+    const service = await githubTack(fake);
+    const id = newWorkflowId();
+    await dispatchGithub(serviceTarget(service), id);
+    fake.failNext("POST", /\/cancel$/, 403, 1);
+    const error = await github(service)
+      .cancel(stored(service, id))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CancelError);
+    expect(String(error)).toContain(`could not cancel GitHub run ${fake.lastRun().id}`);
+    expect(String(error)).toContain("Actions read and write");
+    expect(String(error)).not.toContain(GITHUB_TOKEN);
+    expect(stored(service, id).status).toBe("pending");
   });
 });
 
@@ -93,7 +117,7 @@ describe("github check", () => {
   test("a classic token: works, with its scopes, never printed", async () => {
     const fake = startFakeGithub();
     const service = await githubTack(fake);
-    const checks = (await github(service).check?.()) ?? [];
+    const checks = await checkRows("github", service.config.providers.github);
     expect(checks.map((c) => [c.name, c.ok])).toEqual([
       ["github token", true],
       ["github token scopes", true],
@@ -108,7 +132,7 @@ describe("github check", () => {
     const fake = startFakeGithub();
     fake.scopes = "read:org, workflow";
     const service = await githubTack(fake);
-    const checks = (await github(service).check?.()) ?? [];
+    const checks = await checkRows("github", service.config.providers.github);
     expect(checks[1]).toMatchObject({ name: "github token scopes", ok: false });
     expect(checks[1]?.detail).toContain("it needs `repo`");
   });
@@ -117,7 +141,7 @@ describe("github check", () => {
     const fake = startFakeGithub();
     fake.scopes = undefined;
     const service = await githubTack(fake);
-    const checks = (await github(service).check?.()) ?? [];
+    const checks = await checkRows("github", service.config.providers.github);
     expect(checks[1]?.ok).toBe(true);
     expect(checks[1]?.detail).toContain("Actions read and write and Contents read");
   });
@@ -126,10 +150,10 @@ describe("github check", () => {
     const fake = startFakeGithub();
     fake.failNext("GET", /^\/rate_limit$/, 401);
     const service = await githubTack(fake);
-    const checks = (await github(service).check?.()) ?? [];
+    const checks = await checkRows("github", service.config.providers.github);
     expect(checks).toHaveLength(1);
     expect(checks[0]).toMatchObject({ name: "github token", ok: false });
-    expect(checks[0]?.detail).toContain("answered 401");
+    expect(checks[0]?.detail).toContain("refused it (HTTP 401)");
     expect(JSON.stringify(checks)).not.toContain(GITHUB_TOKEN);
   });
 });

@@ -81,10 +81,13 @@ describe("github dispatch", () => {
       pipeline_rkey: id.pipelineRkey,
       workflow: "build.yml",
       correlation_id: body.inputs.correlation_id,
+      source_repo_did: "",
       source_branch: "",
       target_branch: "",
       pull_request_action: "",
+      pull_request_uri: "",
       manual_inputs: {},
+      env: {},
     });
     expect(github.problems).toEqual([]);
   });
@@ -256,7 +259,8 @@ describe("github dispatch", () => {
     expect(failed?.error).toContain(
       "declaring the inputs correlation_id, clone_url, commit and tangled",
     );
-    expect(failed?.error).toContain('answered 422: Unexpected inputs provided: ["tangled"]');
+    expect(failed?.error).toContain("(HTTP 422)");
+    expect(failed?.error).toContain('"Unexpected inputs provided: ["tangled"]"');
     expect(runRow(service, id.pipelineRkey)?.state).toBe("tack:not_dispatched");
     expect(JSON.stringify(service.logs)).not.toContain(GITHUB_TOKEN);
   });
@@ -271,7 +275,7 @@ describe("github dispatch", () => {
     expect(failed?.error).toStartWith(`GitHub does not know workflow "nope.yml" in ${RUNNER_REPO}`);
   });
 
-  test("5xx answers are retried a bounded number of times", async () => {
+  test("a dispatch answered 5xx is never sent again blindly: tack looks for the run first", async () => {
     const github = startFakeGithub();
     github.failNext("POST", /\/dispatches$/, 502, 2);
     const tack = githubProvider(github);
@@ -279,12 +283,18 @@ describe("github dispatch", () => {
     expect(await dispatchGithub(tack, id)).toBe("spawned");
     expect(github.callsTo("POST", /\/dispatches$/)).toHaveLength(3);
     expect(github.runs.size).toBe(1);
+    // Each repeat came after searching the runner's runs for this correlation id.
+    const order = github.calls
+      .filter((call) => /\/dispatches$|\/tangled\.yml\/runs$/.test(call.path))
+      .map((call) => call.method)
+      .join(" ");
+    expect(order).toMatch(/^POST (GET )+POST (GET )+POST$/);
 
     github.failNext("POST", /\/dispatches$/, 503, 3);
     const failing = newWorkflowId();
     expect(await dispatchGithub(tack, failing)).toBe("spawn-failed");
     expect(tack.workflows.get(failing)?.error).toBe(
-      `github: POST /repos/${RUNNER_REPO}/actions/workflows/tangled.yml/dispatches answered 503: injected 503`,
+      `GitHub API failed with HTTP 503 (POST /repos/${RUNNER_REPO}/actions/workflows/tangled.yml/dispatches): "injected 503"; gave up after 3 attempts, none of which GitHub lists`,
     );
   });
 });

@@ -11,6 +11,7 @@ import { startTestTack } from "../../helpers/tack.ts";
 import { followedRepo, pushTrigger } from "../../helpers/tangled-network.ts";
 import { OWNER } from "../../helpers/wire.ts";
 import { connect } from "../../helpers/ws.ts";
+import { fastClock } from "../fast-clock.ts";
 import { githubConfig, runPayload, startFakeGithub, until } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -22,8 +23,11 @@ test("knot trigger → github dispatch → webhooks → pending, running, succes
   const knot = FakeKnot.start();
   try {
     await using service = await startTestTack({
-      config: { jetstreamUrl: jetstream.url, github: githubConfig(github) },
-      overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
+      config: { jetstreamUrl: jetstream.url, providers: { github: githubConfig(github) } },
+      overrides: {
+        clock: fastClock(),
+        streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 },
+      },
     });
     await followedRepo(jetstream, knot);
 

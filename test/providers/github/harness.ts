@@ -4,17 +4,19 @@
  * webhook payloads from test/fixtures/github, and condition waits (never sleeps).
  */
 import { afterEach } from "bun:test";
-import { systemClock } from "../../../src/clock.ts";
-import type { GithubConfig } from "../../../src/config.ts";
+import type { Clock } from "../../../src/clock.ts";
 import type { EventStore } from "../../../src/eventlog/store.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Metrics } from "../../../src/metrics.ts";
 import { dispatchWorkflow } from "../../../src/pipeline/dispatch.ts";
 import type { WorkflowId, Workflows } from "../../../src/pipeline/workflows.ts";
 import { WebhookDeliveries } from "../../../src/providers/deliveries.ts";
+import type { GithubConfig } from "../../../src/providers/github/config.ts";
 import { createGithubProvider } from "../../../src/providers/github/index.ts";
-import type { GithubTiming } from "../../../src/providers/github/timing.ts";
+import type { GithubTuning } from "../../../src/providers/github/tuning.ts";
+import { Redactor } from "../../../src/providers/redact.ts";
 import { ProviderRegistry } from "../../../src/providers/registry.ts";
+import { SpawnAttempts } from "../../../src/providers/spawn-attempts.ts";
 import inProgressJob from "../../fixtures/github/workflow_job.in_progress.json";
 import completedRun from "../../fixtures/github/workflow_run.completed.json";
 import {
@@ -27,6 +29,7 @@ import { memoryTack } from "../../helpers/memory.ts";
 import { WEBHOOK_SECRET } from "../../helpers/sign-github.ts";
 import { captureLogger, startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
+import { fastClock } from "../fast-clock.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -47,26 +50,45 @@ export function githubConfig(github: FakeGithub): GithubConfig {
   return { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url };
 }
 
-/** The real service with the GitHub provider pointed at the stand-in; stopped after the test. */
-export async function githubTack(github: FakeGithub, dir?: string): Promise<TestTack> {
-  const service = await startTestTack({ dir, config: { github: githubConfig(github) } });
+/**
+ * The real service with the GitHub provider pointed at the stand-in, on a fast clock (the
+ * provider's default timings then pass 40 times faster); stopped after the test.
+ */
+export async function githubTack(
+  github: FakeGithub,
+  dir?: string,
+  clock: Clock = fastClock(),
+): Promise<TestTack> {
+  const service = await startTestTack({
+    dir,
+    config: { providers: { github: githubConfig(github) } },
+    overrides: { clock },
+  });
   cleanup.push(() => service[Symbol.asyncDispose]());
   return service;
 }
 
-/** Fast timings for tests that exercise polling. */
-export const FAST: Partial<GithubTiming> = {
-  discoveryDelaysMs: [20, 20, 20, 20, 20],
+/** Short timings for tests that exercise polling (on top of the fast clock). */
+export const FAST: Partial<GithubTuning> = {
+  discoveryDelaysMs: [200, 200, 200, 200, 200],
   discoveryTimeoutMs: 60_000,
-  reconcileIntervalMs: 25,
+  listDelayMs: 2_000,
+  reconcileIntervalMs: 250,
   staleAfterMs: 0,
-  logFollowIntervalMs: 25,
-  retry: { attempts: 3, baseDelayMs: 10, maxWaitMs: 2_000 },
+  logFollowIntervalMs: 250,
+  http: {
+    attempts: 3,
+    backoffMs: 100,
+    maxBackoffMs: 1_000,
+    maxRateLimitWaitMs: 20_000,
+    timeoutMs: 2_000,
+  },
 };
 
-/** The provider alone, on an in-memory database, with the given timings. */
-export function githubProvider(github: FakeGithub, timing: Partial<GithubTiming> = FAST) {
-  const tack = memoryTack(systemClock);
+/** The provider alone, on an in-memory database, with the given timings, on a fast clock. */
+export function githubProvider(github: FakeGithub, tuning: Partial<GithubTuning> = FAST) {
+  const clock = fastClock();
+  const tack = memoryTack(clock);
   const { log, lines: logs } = captureLogger();
   const provider = createGithubProvider(
     githubConfig(github),
@@ -75,16 +97,19 @@ export function githubProvider(github: FakeGithub, timing: Partial<GithubTiming>
       writer: tack.writer,
       workflows: tack.workflows,
       deliveries: new WebhookDeliveries(tack.database.db),
+      attempts: new SpawnAttempts(tack.database.db, tack.writer),
       log,
-      clock: systemClock,
+      clock,
       metrics: new Metrics(),
       fetch,
+      redactor: new Redactor([]),
+      dev: true,
     },
-    { timing },
+    tuning,
   );
   cleanup.push(() => provider.stop());
   const providers = new ProviderRegistry([provider]);
-  return { ...tack, provider, providers, logs };
+  return { ...tack, provider, providers, logs, clock };
 }
 
 let counter = 0;

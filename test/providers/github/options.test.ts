@@ -1,7 +1,8 @@
 /** `tack.github` options: every problem is one sentence naming the option; inputs for the runner. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { dispatchInputs } from "../../../src/providers/github/inputs.ts";
+import type { StoredWorkflow } from "../../../src/pipeline/workflows.ts";
 import { checkGithubOptions } from "../../../src/providers/github/options.ts";
+import { dispatchInputs } from "../../../src/providers/github/request.ts";
 import { KNOT, REPO_DID, SHA } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -87,54 +88,151 @@ describe("tack.github options", () => {
 });
 
 describe("dispatch inputs", () => {
-  const workflow = { knot: KNOT, pipelineRkey: "3m6mxh2znw222", name: "ci.yml" };
+  const id = { knot: KNOT, pipelineRkey: "3m6mxh2znw222", name: "ci.yml" };
   const repo = { defaultBranch: "trunk", did: REPO_DID, knot: KNOT, repo: "app" };
+  const correlationId = "tack-00000000-0000-4000-8000-000000000000";
+  const workflow = (context: unknown): StoredWorkflow => ({
+    id,
+    provider: "github",
+    options: {},
+    context: JSON.parse(JSON.stringify(context)),
+    status: "pending",
+    error: null,
+    lastStatusSec: 0,
+    spawned: false,
+  });
+  const options = { repo: "acme/r", workflow: "t.yml" };
 
-  test("a manual trigger builds the default branch and passes its inputs", () => {
+  test("a manual trigger builds its ref (else the default branch) and passes its inputs", () => {
     const inputs = dispatchInputs({
-      context: { kind: "manual", manual: { inputs: [{ key: "target", value: "arm64" }] }, repo },
-      workflow,
-      correlationId: "tack-00000000-0000-4000-8000-000000000000",
+      workflow: workflow({
+        kind: "manual",
+        manual: {
+          inputs: [
+            { key: "target", value: "arm64" },
+            { key: "os", value: "freebsd" },
+          ],
+        },
+        repo,
+      }),
+      options: { ...options, inputs: { os: "linux", shards: 2 } },
+      correlationId,
+      variables: {},
       dev: true,
-      extra: { os: "linux" },
     });
-    expect(inputs.os).toBe("linux");
+    // A manual input the runner declares (it is a tack.github.inputs name) replaces the default.
+    expect(inputs.os).toBe("freebsd");
+    expect(inputs.shards).toBe("2");
+    expect(inputs.target).toBeUndefined();
     expect(inputs.clone_url).toBe(`http://${KNOT}/${REPO_DID}/app`);
     expect(inputs.commit).toBe("");
     expect(JSON.parse(inputs.tangled ?? "")).toMatchObject({
       event: "manual",
       ref: "refs/heads/trunk",
       commit: "",
-      manual_inputs: { target: "arm64" },
+      manual_inputs: { target: "arm64", os: "freebsd" },
     });
+
+    const pinned = dispatchInputs({
+      workflow: workflow({ kind: "manual", manual: { sha: SHA, ref: "release" }, repo }),
+      options,
+      correlationId,
+      variables: {},
+      dev: false,
+    });
+    expect(pinned.commit).toBe(SHA);
+    expect(JSON.parse(pinned.tangled ?? "")).toMatchObject({ ref: "refs/heads/release" });
   });
 
-  test("a push uses the pushed sha and ref", () => {
+  test("a push uses the pushed sha and ref; the build variables travel in tangled.env", () => {
     const inputs = dispatchInputs({
-      context: {
+      workflow: workflow({
         kind: "push",
         push: { newSha: SHA, oldSha: "0".repeat(40), ref: "refs/tags/v1" },
         repo,
+      }),
+      options,
+      correlationId,
+      variables: {
+        TACK_SECRETS_URL: "https://spindle.example.com/secrets",
+        TACK_SECRETS_TOKEN: "one-time-7f3a9c",
       },
-      workflow,
-      correlationId: "tack-00000000-0000-4000-8000-000000000000",
       dev: false,
-      extra: undefined,
     });
-    expect(Object.keys(inputs)).toHaveLength(4);
+    expect(Object.keys(inputs).sort()).toEqual([
+      "clone_url",
+      "commit",
+      "correlation_id",
+      "tangled",
+    ]);
     expect(inputs.commit).toBe(SHA);
-    expect(JSON.parse(inputs.tangled ?? "")).toMatchObject({ ref: "refs/tags/v1", event: "push" });
+    expect(JSON.parse(inputs.tangled ?? "")).toMatchObject({
+      ref: "refs/tags/v1",
+      event: "push",
+      env: {
+        TACK_SECRETS_URL: "https://spindle.example.com/secrets",
+        TACK_SECRETS_TOKEN: "one-time-7f3a9c",
+      },
+    });
+  });
+
+  test("a pull request from a fork clones the fork, at the head, with the PR's fields", () => {
+    const fork = "did:plc:fork00000000000000000000";
+    const inputs = dispatchInputs({
+      workflow: workflow({
+        kind: "pull_request",
+        pullRequest: {
+          sourceBranch: "feature/x",
+          targetBranch: "main",
+          sourceSha: SHA,
+          action: "opened",
+          pull: "at://did:plc:owner/sh.tangled.repo.pull/3m6a",
+        },
+        repo: { ...repo, repoDid: "did:plc:repo000000000000000000000" },
+        sourceRepo: fork,
+      }),
+      options,
+      correlationId,
+      variables: {},
+      dev: false,
+    });
+    expect(inputs.clone_url).toBe(`https://${KNOT}/${fork}`);
+    expect(JSON.parse(inputs.tangled ?? "")).toMatchObject({
+      event: "pull_request",
+      commit: SHA,
+      ref: "refs/heads/feature/x",
+      source_repo_did: fork,
+      source_branch: "feature/x",
+      target_branch: "main",
+      pull_request_action: "opened",
+      pull_request_uri: "at://did:plc:owner/sh.tangled.repo.pull/3m6a",
+    });
+  });
+
+  test("a repo with its own DID is cloned by it", () => {
+    const inputs = dispatchInputs({
+      workflow: workflow({
+        kind: "push",
+        push: { newSha: SHA, oldSha: "0".repeat(40), ref: "refs/heads/main" },
+        repo: { ...repo, repoDid: "did:plc:repo000000000000000000000" },
+      }),
+      options,
+      correlationId,
+      variables: {},
+      dev: false,
+    });
+    expect(inputs.clone_url).toBe(`https://${KNOT}/did:plc:repo000000000000000000000`);
   });
 
   test("a context that is not trigger metadata is refused", () => {
     expect(() =>
       dispatchInputs({
-        context: {},
-        workflow,
+        workflow: workflow({}),
+        options,
         correlationId: "tack-x",
+        variables: {},
         dev: false,
-        extra: undefined,
       }),
-    ).toThrow("github: the workflow has no trigger context to build inputs from");
+    ).toThrow("the workflow carries no trigger metadata to build from");
   });
 });

@@ -3,7 +3,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
-import { WorkflowJobEvent, WorkflowRunEvent } from "../../../src/providers/github/webhook.ts";
+import { WorkflowJobEvent, WorkflowRunEvent } from "../../../src/providers/github/schemas.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);

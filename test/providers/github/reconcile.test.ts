@@ -70,8 +70,14 @@ describe("github reconciliation", () => {
     const github = startFakeGithub();
     const tack = githubProvider(github, {
       ...FAST,
-      staleAfterMs: 60_000,
-      retry: { attempts: 1, baseDelayMs: 1, maxWaitMs: 10 },
+      staleAfterMs: 600_000,
+      http: {
+        attempts: 1,
+        backoffMs: 1,
+        maxBackoffMs: 1,
+        maxRateLimitWaitMs: 10,
+        timeoutMs: 2_000,
+      },
     });
     const fresh = newWorkflowId();
     await dispatchGithub(tack, fresh);
@@ -80,9 +86,9 @@ describe("github reconciliation", () => {
     const stale = newWorkflowId();
     await dispatchGithub(tack, stale);
     const staleRun = runOf(github, tack.database, stale.pipelineRkey);
-    // The second run has not been heard from for two minutes.
+    // The second run has not been heard from for twenty minutes.
     tack.database.sqlite
-      .query("update github_runs set last_seen_at = last_seen_at - 120000 where pipeline_rkey = ?")
+      .query("update github_runs set last_seen_at = last_seen_at - 1200000 where pipeline_rkey = ?")
       .run(stale.pipelineRkey);
     // Its polls fail, so it stays stale and is polled on every pass.
     github.failNext("GET", new RegExp(`/actions/runs/${staleRun.id}$`), 500, 1_000);
@@ -92,6 +98,7 @@ describe("github reconciliation", () => {
     await until(
       () => github.callsTo("GET", new RegExp(`/actions/runs/${staleRun.id}$`)).length >= 2,
       "stale run polled twice",
+      3_000,
     );
     expect(github.callsTo("GET", new RegExp(`/actions/runs/${freshRun.id}$`))).toHaveLength(0);
     expect(tack.workflows.get(fresh)?.status).toBe("pending");
@@ -152,7 +159,13 @@ describe("github reconciliation", () => {
     const github = startFakeGithub();
     const tack = githubProvider(github, {
       ...FAST,
-      retry: { attempts: 2, baseDelayMs: 10, maxWaitMs: 50 },
+      http: {
+        attempts: 2,
+        backoffMs: 10,
+        maxBackoffMs: 10,
+        maxRateLimitWaitMs: 50,
+        timeoutMs: 2_000,
+      },
     });
     const id = newWorkflowId();
     await dispatchGithub(tack, id);
@@ -169,10 +182,10 @@ describe("github reconciliation", () => {
       10_000,
     );
     const polls = github.callsTo("GET", new RegExp(`/actions/runs/${run.id}$`));
-    expect(polls[0]?.at).toBeLessThan(reset * 1000);
-    // The reset was beyond what the client sleeps through: nothing was sent until then.
+    // The reset (2 s on the test's 40-times clock: 50 ms) was beyond what the client sleeps
+    // through: nothing was sent until then, although passes ran every 6 ms meanwhile.
     expect(polls).toHaveLength(2);
-    expect(polls[1]?.at).toBeGreaterThanOrEqual(reset * 1000);
+    expect((polls[1]?.at ?? 0) - (polls[0]?.at ?? 0)).toBeGreaterThanOrEqual(45);
     expect(tack.logs.some((l) => l.msg === "github reconcile: poll failed")).toBe(true);
   });
 

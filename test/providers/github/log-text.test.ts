@@ -1,6 +1,6 @@
 /** Job log text → lines: timestamps become times, ANSI goes, redraws keep what is shown. */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { parseJobLog, stripAnsi } from "../../../src/providers/github/job-log.ts";
+import { parseJobLog, stripAnsi } from "../../../src/providers/github/log-text.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
