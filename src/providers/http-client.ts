@@ -43,6 +43,14 @@ export const DEFAULT_HTTP_TUNING: HttpTuning = {
   timeoutMs: 30_000,
 };
 
+/** For `tack check`: an operator waiting at a terminal wants an answer, not a long retry. */
+export const CHECK_HTTP_TUNING: HttpTuning = {
+  ...DEFAULT_HTTP_TUNING,
+  attempts: 2,
+  backoffMs: 500,
+  timeoutMs: 10_000,
+};
+
 /** How one CI announces its rate limits. */
 export interface RateLimitRules {
   /** The budget a response reports: requests left, and when it refills (ms on tack's clock). */
@@ -198,7 +206,7 @@ export class HttpClient {
 
   /** The final answer: a 2xx or one of `request.ok`; everything else throws ApiError. */
   async request(request: ApiRequest): Promise<Response> {
-    const idempotent = request.idempotent ?? !["POST", "PATCH"].includes(request.method);
+    const idempotent = idempotentRequest(request);
     const retry = request.retry !== false;
     const attempts = retry ? this.tuning.attempts : 1;
     for (let attempt = 1; ; attempt++) {
@@ -288,21 +296,26 @@ export class HttpClient {
   }
 
   private attemptSignal(request: ApiRequest): AbortSignal {
-    const signals = [AbortSignal.timeout(request.timeoutMs ?? this.tuning.timeoutMs)];
-    if (request.signal) signals.push(request.signal);
-    if (this.deps.signal) signals.push(this.deps.signal);
-    return AbortSignal.any(signals);
+    const timeout = AbortSignal.timeout(request.timeoutMs ?? this.tuning.timeoutMs);
+    const other = this.signalOf(request);
+    return other ? AbortSignal.any([timeout, other]) : timeout;
   }
 
+  /**
+   * What ends a request or its waits early: the caller's signal, and shutdown, except for a
+   * non-idempotent request: tack never abandons a create half-way itself (the CI may have
+   * acted), so a stop leaves it to finish or to the next start's recovery.
+   */
   private signalOf(request: ApiRequest): AbortSignal | undefined {
-    const signals = [request.signal, this.deps.signal].filter(
+    const lifetime = idempotentRequest(request) ? this.deps.signal : undefined;
+    const signals = [request.signal, lifetime].filter(
       (signal): signal is AbortSignal => signal !== undefined,
     );
     return signals.length === 0 ? undefined : AbortSignal.any(signals);
   }
 
   private aborted(request: ApiRequest): boolean {
-    return request.signal?.aborted === true || this.deps.signal?.aborted === true;
+    return this.signalOf(request)?.aborted === true;
   }
 
   private async waitForBudget(request: ApiRequest, retry: boolean): Promise<void> {
@@ -383,6 +396,10 @@ export class HttpClient {
       request: described,
     });
   }
+}
+
+function idempotentRequest(request: ApiRequest): boolean {
+  return request.idempotent ?? !["POST", "PATCH"].includes(request.method);
 }
 
 /** What a CI's error body says: its `message` (and field `errors`), else the text itself. */

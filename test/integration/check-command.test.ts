@@ -60,7 +60,7 @@ test("an unreachable API: a FAIL row, exit 1", async () => {
   const url = `http://127.0.0.1:${closed.port}`;
   closed.stop(true);
   const { code, output } = await check(env(url, "bkua_unreachable_token"));
-  expect(output).toMatch(/buildkite token\s+FAIL\s+Buildkite API unreachable/);
+  expect(output).toMatch(/buildkite token\s+FAIL\s+Buildkite API could not be reached/);
   expect(code).toBe(1);
   expect(output).not.toContain("bkua_unreachable_token");
 });

@@ -18,20 +18,23 @@ test("stop() with a spawn stuck on a silent CI API finishes in bounded time, clo
   const ci = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    // Silent while `answer` is false; then a realistic create-build answer.
+    // Silent while `answer` is false; then a realistic create-build answer (and an empty list
+    // for the lookup tack makes before creating again).
     fetch: (request) =>
-      answer
-        ? Response.json(
-            {
-              id: crypto.randomUUID(),
-              number: 1,
-              state: "scheduled",
-              web_url: "https://buildkite.com/acme/app/builds/1",
-              jobs: [],
-            },
-            { status: 201 },
-          )
-        : new Promise<Response>(() => void request),
+      answer && request.method === "GET"
+        ? Response.json([])
+        : answer
+          ? Response.json(
+              {
+                id: crypto.randomUUID(),
+                number: 1,
+                state: "scheduled",
+                web_url: "https://buildkite.com/acme/app/builds/1",
+                jobs: [],
+              },
+              { status: 201 },
+            )
+          : new Promise<Response>(() => void request),
   });
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();

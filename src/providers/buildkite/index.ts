@@ -10,6 +10,7 @@
  * sighting), table.ts and builds.ts (the buildkite_builds table and its owner), reconcile.ts
  * (polls), logs.ts and log-text.ts (/logs), cancel.ts, check.ts (`tack check`), tuning.ts.
  */
+import { CHECK_HTTP_TUNING } from "../http-client.ts";
 import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
 import { BuildkiteBuilds } from "./builds.ts";
 import { cancelBuild } from "./cancel.ts";
@@ -33,7 +34,8 @@ export const buildkite = {
   configure: configureBuildkite,
   secrets: (config) => [config.token, config.webhookSecret],
   create: (config, deps) => createBuildkiteProvider(config, deps),
-  check: (config, deps) => checkBuildkite(createBuildkiteClient(config, deps), config.org),
+  check: (config, deps) =>
+    checkBuildkite(createBuildkiteClient(config, deps, CHECK_HTTP_TUNING), config.org),
 } satisfies ProviderDescriptor<"buildkite", BuildkiteConfig>;
 
 /** `tuning` exists for tests and benchmarks; production uses the defaults. */

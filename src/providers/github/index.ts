@@ -10,6 +10,7 @@
  * github_runs table and its owner), reconcile.ts, logs.ts and log-text.ts, cancel.ts,
  * check.ts, tuning.ts.
  */
+import { CHECK_HTTP_TUNING } from "../http-client.ts";
 import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
 import { GithubRuns } from "./builds.ts";
 import { cancelRun } from "./cancel.ts";
@@ -33,7 +34,8 @@ export const github = {
   configure: configureGithub,
   secrets: (config) => [config.token, config.webhookSecret],
   create: (config, deps) => createGithubProvider(config, deps),
-  check: (config, deps) => checkGithub(createGithubClient(config, deps), config.apiUrl),
+  check: (config, deps) =>
+    checkGithub(createGithubClient(config, deps, CHECK_HTTP_TUNING), config.apiUrl),
 } satisfies ProviderDescriptor<"github", GithubConfig>;
 
 /** `tuning` exists for tests; production uses the defaults. */
