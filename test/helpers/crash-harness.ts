@@ -1,31 +1,43 @@
 /**
- * Crash safety, measured: drives pipeline triggers (through a local Jetstream and knot) and
- * signed Buildkite webhooks (against a local Buildkite API) at tack's real process, kills it
- * with SIGKILL at random moments, restarts it, and finally checks what survived:
+ * Crash safety, measured: drives pipeline triggers (through a local Jetstream and knot), each
+ * with a Buildkite, a GitHub and a fake workflow, and signed Buildkite and GitHub webhooks
+ * (against local Buildkite and GitHub APIs) at tack's real process, kills it with SIGKILL at
+ * random moments, restarts it, and finally checks what survived:
  *
  * - every trigger the knot published was dispatched exactly once (one `pending` per workflow,
- *   one Buildkite build per Buildkite workflow);
+ *   one Buildkite build and one GitHub run per workflow);
  * - every webhook tack answered 200 is reflected in the event log;
  * - no status rkey repeats, and `created` strictly increases along /events.
+ *
+ * Some kills land inside the create window on purpose: a CI stand-in kills tack the moment it
+ * has created a build or run, either before its answer goes out or right after, which is where
+ * a provider can lose track of a build or create a second one.
  *
  * Used by scripts/crash-test.ts (full size) and test/integration/crash-kill.test.ts (small).
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FakeBuildkite } from "./fake-buildkite.ts";
+import { FakeGithub, GITHUB_TOKEN, RUNNER_REPO, RUNNER_WORKFLOW } from "./fake-github.ts";
 import { FakeJetstream } from "./fake-jetstream.ts";
 import { FakeKnot } from "./fake-knot.ts";
 import { buildkiteHeaders } from "./sign-buildkite.ts";
+import { signGithub } from "./sign-github.ts";
 import { tempDir } from "./tack.ts";
 import { until } from "./wait.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const HOSTNAME = "crash.test";
-const TOKEN = "bk-crash-token-0123456789";
-const SECRET = "whsec-crash-0123456789abcdef";
+const BK_TOKEN = "bk-crash-token-0123456789";
+const BK_SECRET = "whsec-crash-0123456789abcdef";
+const GH_SECRET = "whsec-github-crash-0123456789";
 const WORKFLOWS = [
   { name: "bk.yml", raw: "engine: tack\ntack:\n  buildkite: { pipeline: app }\n" },
+  {
+    name: "gh.yml",
+    raw: `engine: tack\ntack:\n  github: { repo: ${RUNNER_REPO}, workflow: ${RUNNER_WORKFLOW} }\n`,
+  },
   { name: "fake.yml", raw: "engine: tack\ntack:\n  fake: {}\n" },
 ];
 
@@ -40,15 +52,19 @@ export interface CrashOptions {
 
 export interface CrashReport {
   kills: number;
+  /** Kills a CI stand-in made the moment it created a build or run. */
+  createWindowKills: number;
   triggers: number;
   workflows: number;
   builds: number;
+  runs: number;
   webhooksSent: number;
   webhooksAcknowledged: number;
   events: number;
   lostTriggers: string[];
   repeatedDispatches: string[];
   repeatedBuilds: string[];
+  repeatedRuns: string[];
   lostWebhooks: string[];
   repeatedRkeys: number;
   cursorRegressions: number;
@@ -60,11 +76,22 @@ interface Running {
   kill(signal: "SIGKILL" | "SIGTERM"): Promise<number | null>;
 }
 
+interface Acknowledged {
+  /** The pipeline rkey and the workflow it is about. */
+  rkey: string;
+  workflow: string;
+  finished: boolean;
+  what: string;
+}
+
 export async function runCrashTest(options: CrashOptions): Promise<CrashReport> {
   const log = options.log ?? (() => {});
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
-  const buildkite = FakeBuildkite.start(TOKEN);
+  const buildkite = FakeBuildkite.start(BK_TOKEN);
+  const github = FakeGithub.start();
+  // GitHub lists a new run only after a couple of list calls, as the real one lags.
+  github.listLag = 2;
   const dir = tempDir();
   const env = {
     PATH: process.env.PATH ?? "",
@@ -73,11 +100,14 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     TACK_DB_PATH: join(dir, "tack.db"),
     TACK_JETSTREAM_URL: jetstream.url,
     TACK_DEV: "true",
-    TACK_BUILDKITE_TOKEN: TOKEN,
+    TACK_BUILDKITE_TOKEN: BK_TOKEN,
     TACK_BUILDKITE_ORG: "acme",
-    TACK_BUILDKITE_WEBHOOK_SECRET: SECRET,
+    TACK_BUILDKITE_WEBHOOK_SECRET: BK_SECRET,
     TACK_BUILDKITE_WEBHOOK_MODE: "signature",
     TACK_BUILDKITE_API_URL: buildkite.url,
+    TACK_GITHUB_TOKEN: GITHUB_TOKEN,
+    TACK_GITHUB_WEBHOOK_SECRET: GH_SECRET,
+    TACK_GITHUB_API_URL: github.url,
   };
   const command =
     options.binary && existsSync(options.binary)
@@ -86,61 +116,24 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   const start = () => startTack([...command, "-addr", "127.0.0.1:0"], dir, env);
 
   const pushed: string[] = [];
-  const acknowledged: { build: string; workflow: string; state: string }[] = [];
+  const acknowledged: Acknowledged[] = [];
   let webhooksSent = 0;
+  let createWindowKills = 0;
   const push = () => {
-    for (let i = 0; i < options.triggersPerRound; i++) {
-      pushed.push(
-        knot.push(
-          "sh.tangled.pipeline",
-          pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS }),
-        ),
-      );
-    }
+    for (let i = 0; i < options.triggersPerRound; i++) pushed.push(pushTrigger(knot));
   };
-  const sendWebhooks = async (tack: Running, count: number, finish: boolean) => {
-    const builds = [...buildkite.builds.values()];
-    const chosen = finish
-      ? builds
-      : Array.from(
-          { length: Math.min(count, builds.length) },
-          () => builds[Math.floor(Math.random() * builds.length)],
-        );
-    await Promise.all(
-      chosen.map(async (build) => {
-        if (!build) return;
-        const state = finish || build.state === "running" ? "passed" : "running";
-        buildkite.update(build, {
-          state,
-          ...(state === "passed" ? { finished_at: new Date().toISOString() } : {}),
-        });
-        const event = state === "passed" ? "build.finished" : "build.running";
-        const body = JSON.stringify(buildkite.webhook(event, build));
-        webhooksSent++;
-        try {
-          const response = await fetch(`http://127.0.0.1:${tack.port}/webhooks/buildkite`, {
-            method: "POST",
-            headers: buildkiteHeaders({
-              mode: "signature",
-              secret: SECRET,
-              event,
-              body,
-              nowMs: Date.now(),
-            }),
-            body,
-          });
-          if (response.status === 200) {
-            acknowledged.push({
-              build: build.id,
-              workflow: build.meta_data["tack:pipeline_rkey"] ?? "",
-              state,
-            });
-          }
-        } catch {
-          // killed mid-request: not acknowledged, so Buildkite would retry; nothing is owed
-        }
-      }),
-    );
+  const deliver = async (tack: Running, finish: boolean, count: number) => {
+    const sends = [
+      ...pick([...buildkite.builds.values()], finish, count).map((build) =>
+        sendBuildkite(tack, buildkite, build, finish),
+      ),
+      ...pick([...github.runs.values()], finish, count).map((run) =>
+        sendGithub(tack, github, run, finish),
+      ),
+    ];
+    const results = await Promise.all(sends);
+    webhooksSent += results.length;
+    for (const ack of results) if (ack) acknowledged.push(ack);
   };
 
   try {
@@ -167,38 +160,52 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
         // Kill while triggers flow: tack follows knots only after Jetstream's replay settles.
         await until(() => knot.connections.length > connections, "knot followed again", 20_000);
       }
-      const webhooks = sendWebhooks(tack, options.webhooksPerRound, false);
-      await Bun.sleep(50 + Math.random() * 400);
+      // Every other round, the next create on one of the CIs kills tack on the spot.
+      const inWindow = round % 2 === 1 ? armCreateKill(tack, buildkite, github) : undefined;
+      const webhooks = deliver(tack, false, options.webhooksPerRound);
+      // An armed round waits for its create (bounded); the others kill after 50–450 ms.
+      const killedByCi = await Promise.race([
+        Bun.sleep(inWindow ? 5_000 : 50 + Math.random() * 400).then(() => false),
+        inWindow?.fired ?? new Promise<boolean>(() => {}),
+      ]);
+      inWindow?.disarm();
+      if (killedByCi) createWindowKills++;
       await tack.kill("SIGKILL");
       await webhooks;
       log(
-        `kill ${round + 1}/${options.kills}: ${pushed.length} triggers pushed, ${acknowledged.length}/${webhooksSent} webhooks acknowledged`,
+        `kill ${round + 1}/${options.kills}${killedByCi ? " (in a create window)" : ""}: ${pushed.length} triggers pushed, ${acknowledged.length}/${webhooksSent} webhooks acknowledged`,
       );
     }
 
     tack = await start();
-    const workflowCount = pushed.length * WORKFLOWS.length;
     await until(
-      () => buildkite.builds.size >= pushed.length,
-      "every Buildkite workflow built",
-      60_000,
+      () => buildkite.builds.size >= pushed.length && github.runs.size >= pushed.length,
+      "every Buildkite and GitHub workflow started",
+      120_000,
     );
-    await sendWebhooks(tack, 0, true);
-    const frames = await readEvents(tack.port, (statuses) => allFinished(statuses, pushed), 60_000);
+    await deliver(tack, true, 0);
+    const frames = await readEvents(
+      tack.port,
+      (statuses) => allFinished(statuses, pushed),
+      120_000,
+    );
     await tack.kill("SIGTERM");
 
     const statuses = frames.map((frame) => frame.event);
     const report: CrashReport = {
       kills: options.kills,
+      createWindowKills,
       triggers: pushed.length,
-      workflows: workflowCount,
+      workflows: pushed.length * WORKFLOWS.length,
       builds: buildkite.builds.size,
+      runs: github.runs.size,
       webhooksSent,
       webhooksAcknowledged: acknowledged.length,
       events: frames.length,
       lostTriggers: [],
       repeatedDispatches: [],
       repeatedBuilds: [],
+      repeatedRuns: [],
       lostWebhooks: [],
       repeatedRkeys: frames.length - new Set(frames.map((f) => f.rkey)).size,
       cursorRegressions: frames.filter(
@@ -219,21 +226,159 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
         (b) => b.meta_data["tack:pipeline_rkey"] === rkey,
       );
       if (builds.length > 1) report.repeatedBuilds.push(rkey);
+      if ([...github.runs.values()].filter((run) => rkeyOfRun(run) === rkey).length > 1) {
+        report.repeatedRuns.push(rkey);
+      }
     }
     for (const ack of acknowledged) {
       const mine = statuses
-        .filter((s) => s.pipeline.endsWith(`/${ack.workflow}`) && s.workflow === "bk.yml")
+        .filter((s) => s.pipeline.endsWith(`/${ack.rkey}`) && s.workflow === ack.workflow)
         .map((s) => s.status);
-      const reflected =
-        ack.state === "passed" ? mine.includes("success") : mine.some((s) => s !== "pending");
-      if (!reflected) report.lostWebhooks.push(`${ack.build}:${ack.state}`);
+      const reflected = ack.finished ? mine.includes("success") : mine.some((s) => s !== "pending");
+      if (!reflected) report.lostWebhooks.push(ack.what);
     }
     return report;
   } finally {
     jetstream.stop();
     knot.stop();
     buildkite.stop();
+    github.stop();
   }
+}
+
+/**
+ * Publishes one pipeline trigger on the knot (a legacy `sh.tangled.pipeline` record) and returns
+ * its rkey. The one place triggers are made, so switching to `sh.tangled.git.refUpdate` is
+ * a change here only.
+ */
+function pushTrigger(knot: FakeKnot): string {
+  return knot.push(
+    "sh.tangled.pipeline",
+    pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS }),
+  );
+}
+
+/**
+ * Makes the next create on Buildkite or GitHub (chosen at random) kill tack the moment the build
+ * or run exists: before the answer goes out, or right after it did.
+ */
+function armCreateKill(
+  tack: Running,
+  buildkite: FakeBuildkite,
+  github: FakeGithub,
+): { fired: Promise<boolean>; disarm: () => void } {
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  const afterAnswer = Math.random() < 0.5;
+  const kill = () => {
+    disarm();
+    if (afterAnswer) setTimeout(() => void tack.kill("SIGKILL").then(() => resolve(true)), 0);
+    else void tack.kill("SIGKILL").then(() => resolve(true));
+  };
+  const disarm = () => {
+    buildkite.onCreate = undefined;
+    github.onDispatch = undefined;
+  };
+  if (Math.random() < 0.5) buildkite.onCreate = kill;
+  else github.onDispatch = kill;
+  return { fired: promise, disarm };
+}
+
+/** All of `items` when finishing, else `count` picked at random. */
+function pick<T>(items: T[], all: boolean, count: number): T[] {
+  if (all) return items;
+  return Array.from(
+    { length: Math.min(count, items.length) },
+    () => items[Math.floor(Math.random() * items.length)],
+  ).filter((item): item is T => item !== undefined);
+}
+
+async function sendBuildkite(
+  tack: Running,
+  buildkite: FakeBuildkite,
+  build: ReturnType<FakeBuildkite["onlyBuild"]>,
+  finish: boolean,
+): Promise<Acknowledged | undefined> {
+  const state = finish || build.state === "running" ? "passed" : "running";
+  buildkite.update(
+    build,
+    state === "passed" ? { state, finished_at: new Date().toISOString() } : { state },
+  );
+  const event = state === "passed" ? "build.finished" : "build.running";
+  const body = JSON.stringify(buildkite.webhook(event, build));
+  const headers = buildkiteHeaders({
+    mode: "signature",
+    secret: BK_SECRET,
+    event,
+    body,
+    nowMs: Date.now(),
+  });
+  const status = await post(`http://127.0.0.1:${tack.port}/webhooks/buildkite`, headers, body);
+  if (status !== 200) return undefined;
+  return {
+    rkey: build.meta_data["tack:pipeline_rkey"] ?? "",
+    workflow: "bk.yml",
+    finished: state === "passed",
+    what: `buildkite ${build.id}:${state}`,
+  };
+}
+
+async function sendGithub(
+  tack: Running,
+  github: FakeGithub,
+  run: FakeGithub["runs"] extends Map<number, infer R> ? R : never,
+  finish: boolean,
+): Promise<Acknowledged | undefined> {
+  const completed = finish || run.status === "in_progress";
+  github.setRun(
+    run.id,
+    completed ? { status: "completed", conclusion: "success" } : { status: "in_progress" },
+  );
+  const body = JSON.stringify({
+    action: completed ? "completed" : "in_progress",
+    workflow_run: {
+      id: run.id,
+      display_title: run.display_title,
+      status: run.status,
+      conclusion: run.conclusion,
+      html_url: `https://github.com/${RUNNER_REPO}/actions/runs/${run.id}`,
+    },
+    repository: { full_name: RUNNER_REPO },
+  });
+  const headers = {
+    "content-type": "application/json",
+    "x-github-event": "workflow_run",
+    "x-github-delivery": crypto.randomUUID(),
+    "x-hub-signature-256": signGithub(GH_SECRET, body),
+  };
+  const status = await post(`http://127.0.0.1:${tack.port}/webhooks/github`, headers, body);
+  if (status !== 200) return undefined;
+  return {
+    rkey: rkeyOfRun(run),
+    workflow: "gh.yml",
+    finished: completed,
+    what: `github ${run.id}:${run.status}`,
+  };
+}
+
+/** The status of a POST, or 0 when tack was killed mid-request (nothing is owed then). */
+async function post(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  try {
+    const response = await fetch(url, { method: "POST", headers, body });
+    await response.text();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+function rkeyOfRun(run: { inputs: Record<string, string> }): string {
+  try {
+    const tangled: unknown = JSON.parse(run.inputs.tangled ?? "{}");
+    if (typeof tangled === "object" && tangled !== null && "pipeline_rkey" in tangled) {
+      return String(tangled.pipeline_rkey);
+    }
+  } catch {}
+  return "";
 }
 
 const TERMINAL = new Set(["success", "failed", "timeout", "cancelled"]);

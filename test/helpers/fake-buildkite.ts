@@ -103,6 +103,8 @@ export class FakeBuildkite {
   readonly calls: RecordedCall[] = [];
   readonly builds = new Map<string, FakeBuild>();
   scopes = ["read_builds", "write_builds", "read_build_logs", "read_organizations"];
+  /** Called once a create-build request has created its build, before the answer goes out. */
+  onCreate: ((build: FakeBuild) => void) | undefined;
   rateLimit = { limit: 200, remaining: 190, reset: 42 };
   private readonly canned: Canned[] = [];
   private readonly numbers = new Map<string, number>();
@@ -414,6 +416,7 @@ export class FakeBuildkite {
       jobs: defaultJobs(),
     };
     this.builds.set(build.id, build);
+    this.onCreate?.(build);
     const held = this.held;
     this.held = undefined;
     if (held) {

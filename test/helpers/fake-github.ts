@@ -101,6 +101,8 @@ export class FakeGithub {
   readonly jobs = new Map<number, FakeJob>();
   readonly dispatched: DispatchRecord[] = [];
   dispatchMode: "details" | "no-content" | "reject-flag" = "details";
+  /** Called once a dispatch has created its run, before the answer goes out. */
+  onDispatch: ((run: FakeRun) => void) | undefined;
   listLag = 0;
   cancelCompletes = false;
   /** The runner workflow's `run-name`, from its inputs. */
@@ -498,6 +500,7 @@ export class FakeGithub {
       hiddenFromLists: this.listLag,
     };
     this.runs.set(run.id, run);
+    this.onDispatch?.(run);
     if (body.return_run_details === true && this.dispatchMode === "details") {
       return this.json(200, {
         workflow_run_id: run.id,
