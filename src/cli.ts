@@ -13,7 +13,9 @@ export type Command =
 import { CATALOG } from "./providers/catalog.ts";
 import type { ProviderDescriptor } from "./providers/provider.ts";
 
-export const USAGE = `tack: a Tangled spindle that stitches any CI into Tangled
+/** The help text; provider lines come from `catalog`. */
+export function usage(catalog: readonly ProviderDescriptor[] = CATALOG): string {
+  return `tack: a Tangled spindle that stitches any CI into Tangled
 
 Usage:
   tack [-addr host:port]   run the spindle (configuration from TACK_* variables)
@@ -31,7 +33,10 @@ Environment:
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
-${CATALOG.map(providerLine).join("")}`;
+${catalog.map(providerLine).join("")}`;
+}
+
+export const USAGE = usage();
 
 /** "  TACK_BUILDKITE_*    -         Buildkite: TOKEN, ORG, … (docs/buildkite.md)". */
 function providerLine(descriptor: ProviderDescriptor): string {

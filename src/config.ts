@@ -6,10 +6,12 @@
  * A bad or missing variable becomes a ConfigError whose message names the variable and says
  * what is expected; the value itself is echoed only for variables that are not secrets.
  */
-import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TObject, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { LogLevel } from "./log.ts";
 import { CATALOG, type ProviderConfigs } from "./providers/catalog.ts";
+import type { ProviderDescriptor } from "./providers/provider.ts";
+import { looksLikeToken } from "./providers/redact.ts";
 
 const HOSTNAME = "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$";
 const DID = "^did:[a-z]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._-]$";
@@ -54,17 +56,11 @@ const CoreEnv = Type.Object({
 type CoreEnv = Static<typeof CoreEnv>;
 
 /** The core's variables and every catalogued provider's, validated as one schema. */
-const Env = Type.Object({
-  ...CoreEnv.properties,
-  ...Object.assign({}, ...CATALOG.map((descriptor) => descriptor.env)),
-});
-
-/** Variables whose values must never be echoed back, in errors or logs. */
-const SECRET_VARIABLES = new Set(
-  Object.entries(Env.properties as Record<string, TSchema>)
-    .filter(([, schema]) => schema.secret === true)
-    .map(([name]) => name),
-);
+function envSchema(catalog: readonly ProviderDescriptor[]) {
+  const properties: Record<string, TSchema> = { ...CoreEnv.properties };
+  for (const descriptor of catalog) Object.assign(properties, descriptor.env);
+  return Type.Object(properties);
+}
 
 export interface ListenAddress {
   hostname: string;
@@ -93,11 +89,16 @@ export interface LoadedConfig {
   unknownVariables: string[];
 }
 
-/** `overrides.addr` is the -addr/--addr flag, which wins over TACK_LISTEN_ADDR. */
+/**
+ * `overrides.addr` is the -addr/--addr flag, which wins over TACK_LISTEN_ADDR. `catalog` is
+ * the providers whose variables are read (tests add their own).
+ */
 export function loadConfig(
   env: Record<string, string | undefined>,
   overrides: { addr?: string } = {},
+  catalog: readonly ProviderDescriptor[] = CATALOG,
 ): LoadedConfig {
+  const Env = envSchema(catalog);
   const known = Object.keys(Env.properties);
   const raw: Record<string, string> = {};
   for (const key of known) {
@@ -106,7 +107,7 @@ export function loadConfig(
   }
   if (overrides.addr !== undefined) raw.TACK_LISTEN_ADDR = overrides.addr;
   const withDefaults = Value.Default(Env, raw);
-  const error = firstError(withDefaults);
+  const error = firstError(Env, withDefaults);
   if (error) throw new ConfigError(error);
   const parsed = withDefaults as CoreEnv & Record<string, string | undefined>;
 
@@ -126,7 +127,7 @@ export function loadConfig(
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),
-      providers: providerConfigs(parsed),
+      providers: providerConfigs(parsed, catalog),
     },
     unknownVariables: Object.keys(env).filter(
       (key) => key.startsWith("TACK_") && !known.includes(key),
@@ -148,9 +149,12 @@ export function loadDbPath(env: Record<string, string | undefined>): string {
 }
 
 /** Asks each catalogued provider for its config; a provider's complaint becomes a ConfigError. */
-function providerConfigs(env: Record<string, string | undefined>): ProviderConfigs {
+function providerConfigs(
+  env: Record<string, string | undefined>,
+  catalog: readonly ProviderDescriptor[],
+): ProviderConfigs {
   const configs: Record<string, unknown> = {};
-  for (const descriptor of CATALOG) {
+  for (const descriptor of catalog) {
     try {
       const config = descriptor.configure(env);
       if (config !== undefined) configs[descriptor.name] = config;
@@ -170,7 +174,8 @@ export function parseListenAddress(addr: string): ListenAddress | undefined {
   return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
 
-function firstError(value: unknown): string | undefined {
+/** The first problem, naming the variable; a secret, or anything like a token, is not echoed. */
+function firstError(Env: TObject, value: unknown): string | undefined {
   const first = Value.Errors(Env, value).First();
   if (!first) return undefined;
   const variable = first.path.replace(/^\//, "");
@@ -178,17 +183,7 @@ function firstError(value: unknown): string | undefined {
   const expected = schema?.description ?? first.message;
   if (first.value === undefined) return `${variable} is required: ${expected}`;
   const echoable =
-    !SECRET_VARIABLES.has(variable) &&
-    !(typeof first.value === "string" && looksLikeToken(first.value));
+    schema?.secret !== true && !(typeof first.value === "string" && looksLikeToken(first.value));
   const shown = echoable ? ` ${JSON.stringify(first.value)}` : "";
   return `${variable}: invalid value${shown}: expected ${expected}`;
-}
-
-/**
- * A value that may be a credential pasted into the wrong variable: a known token prefix, or a
- * long run of letters and digits mixing both. Such a value is never echoed in an error.
- */
-function looksLikeToken(value: string): boolean {
-  if (/(?:gh[pousr]_|github_pat_|bkua_|glpat-|xox[abp]-)/i.test(value)) return true;
-  return /[A-Za-z0-9_\-+/=]{20,}/.test(value) && /[0-9]/.test(value) && /[A-Za-z]/.test(value);
 }

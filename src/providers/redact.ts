@@ -15,13 +15,24 @@ const MIN_SECRET_LENGTH = 6;
 /** Transient values (build variables) remembered at most; the oldest are forgotten first. */
 const MAX_TRANSIENT = 1_000;
 
+// Token formats of the CIs tack talks to and their neighbours (GitHub, Buildkite, GitLab, Slack).
+const TOKEN_PREFIX = /(?:gh[pousr]_|github_pat_|bkua_|glpat-|xox[abp]-)/i;
+
 const CREDENTIAL_SHAPES: RegExp[] = [
   // A header echoed back: "Authorization: Bearer x", "authorization=token x".
   /\b(?:proxy-)?authorization\b\s*[:=]\s*(?:(?:bearer|token|basic)\s+)?[^\s"',;]+/gi,
   /\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi,
-  // Token formats of the CIs tack talks to (GitHub, Buildkite, GitLab, Slack-style).
-  /\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}|bkua_[A-Za-z0-9]{16,}|glpat-[A-Za-z0-9_-]{16,})\b/g,
+  new RegExp(`\\b${TOKEN_PREFIX.source}[A-Za-z0-9_-]{16,}`, "gi"),
 ];
+
+/**
+ * A value that may be a credential pasted into the wrong place: a known token prefix, or a long
+ * run of letters and digits mixing both. Such a value is never echoed (config errors use this).
+ */
+export function looksLikeToken(value: string): boolean {
+  if (TOKEN_PREFIX.test(value)) return true;
+  return /[A-Za-z0-9_\-+/=]{20,}/.test(value) && /[0-9]/.test(value) && /[A-Za-z]/.test(value);
+}
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]+/g;
@@ -31,13 +42,14 @@ const ANSI = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b[\]P_^][^\u0007\u001b]*(?:\u0007|\
 export class Redactor {
   private readonly fixed = new Set<string>();
   private readonly transient = new Set<string>();
-  private ordered: string[] = [];
+  /** Every known secret as one alternation, longest first; rebuilt after a change. */
+  private pattern: RegExp | undefined;
+  private stale = true;
 
   constructor(secrets: Iterable<string | undefined> = []) {
     for (const secret of secrets) {
       if (secret && secret.length >= MIN_SECRET_LENGTH) this.fixed.add(secret);
     }
-    this.sort();
   }
 
   /** Remembers a short-lived secret (a build variable's value) among the most recent ones. */
@@ -49,13 +61,12 @@ export class Redactor {
       const oldest = this.transient.values().next().value;
       if (oldest !== undefined) this.transient.delete(oldest);
     }
-    this.sort();
+    this.stale = true;
   }
 
   redact(text: string): string {
-    let out = text;
-    // Longest first, so a secret containing another is masked whole.
-    for (const secret of this.ordered) out = out.split(secret).join(MASK);
+    const known = this.known();
+    let out = known ? text.replace(known, MASK) : text;
     for (const shape of CREDENTIAL_SHAPES) out = out.replace(shape, MASK);
     return out;
   }
@@ -91,7 +102,19 @@ export class Redactor {
     return value;
   }
 
-  private sort(): void {
-    this.ordered = [...this.fixed, ...this.transient].sort((a, b) => b.length - a.length);
+  private known(): RegExp | undefined {
+    if (this.stale) {
+      // Longest first, so a secret containing another is masked whole.
+      const secrets = [...this.fixed, ...this.transient].sort((a, b) => b.length - a.length);
+      this.pattern =
+        secrets.length === 0
+          ? undefined
+          : new RegExp(
+              secrets.map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"),
+              "g",
+            );
+      this.stale = false;
+    }
+    return this.pattern;
   }
 }
