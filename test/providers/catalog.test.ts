@@ -120,7 +120,7 @@ describe("a new descriptor is all the core needs", () => {
       spawn: async () => {
         deps.log.info(`sample: spawned with ${token}`);
       },
-      logs: async () => [],
+      logs: async () => (async function* () {})(),
       cancel: async () => {},
       resume: async () => {},
       stop: async () => {},
