@@ -2,8 +2,9 @@
  * Owns the `events` table: appends rows inside the caller's transaction and pages them out
  * by cursor. Nothing else reads or writes `events`.
  */
-import { and, asc, desc, gt, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, asc, desc, gt, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
 import { events, workflows } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 import { canonicalJson, type JsonValue } from "./canonical-json.ts";
@@ -77,17 +78,8 @@ export class EventStore {
       .select({ created: workflows.lastEventCreated })
       .from(workflows)
       .where(isNotNull(workflows.lastEventCreated));
-    const oldest = tx
-      .select({ created: events.created })
-      .from(events)
-      .where(and(lt(events.created, cutoff), notInArray(events.created, keep)))
-      .orderBy(asc(events.created))
-      .limit(limit);
-    return tx
-      .delete(events)
-      .where(inArray(events.created, oldest))
-      .returning({ created: events.created })
-      .all().length;
+    const old = and(lt(events.created, cutoff), notInArray(events.created, keep));
+    return pruneBatch(tx, events, old, limit, events.created);
   }
 
   /** Up to `limit` rows with created > cursor, oldest first. */

@@ -4,8 +4,9 @@
  * repeated deliveries.
  */
 import { Value } from "@sinclair/typebox/value";
-import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
 import { triggers } from "../db/schema.ts";
 import type { Tx, Writer } from "../db/writer.ts";
 import { PipelineTrigger } from "../tangled/lexicons.ts";
@@ -55,16 +56,8 @@ export class Triggers {
    * more than the retention period could repeat one, and knots do not.
    */
   pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
-    const old = tx
-      .select({ rowid: sql<number>`rowid` })
-      .from(triggers)
-      .where(and(isNotNull(triggers.dispatchedAt), lt(triggers.receivedAt, cutoffMs)))
-      .limit(limit);
-    return tx
-      .delete(triggers)
-      .where(inArray(sql`rowid`, old))
-      .returning({ rkey: triggers.rkey })
-      .all().length;
+    const old = and(isNotNull(triggers.dispatchedAt), lt(triggers.receivedAt, cutoffMs));
+    return pruneBatch(tx, triggers, old, limit);
   }
 
   /** Accepted triggers whose workflows did not all reach a provider (a crash in between). */
