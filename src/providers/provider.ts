@@ -20,6 +20,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics, WebhookResult } from "../metrics.ts";
 import type { StoredWorkflow, Workflows } from "../pipeline/workflows.ts";
 import type { WebhookDeliveries } from "./deliveries.ts";
+import { ApiError } from "./http-client.ts";
 import type { Redactor } from "./redact.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
@@ -152,6 +153,24 @@ export class CancelError extends Error {
   ) {
     super(message, options);
     this.name = "CancelError";
+  }
+
+  /**
+   * A cancel that failed on the CI's side, in tack's words: what could not be cancelled, the
+   * CI's answer, and what to do (`onAuth` when the token was refused; try again when the CI
+   * seems down).
+   */
+  static of(provider: string, what: string, error: unknown, onAuth: string): CancelError {
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint =
+      error instanceof ApiError && (error.status === 401 || error.status === 403)
+        ? `; ${onAuth}`
+        : error instanceof ApiError && error.transient
+          ? `; ${error.details.api} may be down, try again`
+          : "";
+    return new CancelError(`could not cancel ${what}: ${reason}${hint}`, provider, {
+      cause: error,
+    });
   }
 }
 

@@ -9,6 +9,7 @@
  * answer back to stage a webhook that arrives before tack stored the build.
  */
 import scheduledFixture from "../fixtures/buildkite/build.scheduled.json";
+import { type HeldAnswer, heldAnswer } from "./held-answer.ts";
 
 export interface FakeJob {
   id: string;
@@ -108,7 +109,7 @@ export class FakeBuildkite {
   rateLimit = { limit: 200, remaining: 190, reset: 42 };
   private readonly canned: Canned[] = [];
   private readonly numbers = new Map<string, number>();
-  private held: { gate: Promise<void>; arrived: (build: FakeBuild) => void } | undefined;
+  private held: HeldAnswer<FakeBuild> | undefined;
   private readonly server: ReturnType<typeof Bun.serve>;
 
   private constructor(readonly token: string) {
@@ -141,16 +142,9 @@ export class FakeBuildkite {
    * exists (and is visible to GETs), the answer goes out on `release()`.
    */
   holdNextCreate(): { created: Promise<FakeBuild>; release: () => void } {
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let arrived: (build: FakeBuild) => void = () => {};
-    const created = new Promise<FakeBuild>((resolve) => {
-      arrived = resolve;
-    });
-    this.held = { gate, arrived };
-    return { created, release };
+    const held = heldAnswer<FakeBuild>();
+    this.held = held;
+    return { created: held.reached, release: held.release };
   }
 
   callsTo(method: string, path: RegExp): RecordedCall[] {

@@ -11,6 +11,7 @@
  * calls), `failNext` (answer 5xx/429/403 with chosen headers), `cancelCompletes`.
  */
 import type { Server } from "bun";
+import { type HeldAnswer, heldAnswer } from "./held-answer.ts";
 
 export const GITHUB_TOKEN = "ghp_testtoken0000000000000000000000000000";
 export const RUNNER_REPO = "acme/tangled-runner";
@@ -117,7 +118,7 @@ export class FakeGithub {
   scopes: string | undefined = "repo, workflow";
   rateRemaining = 4999;
   private readonly failures: Failure[] = [];
-  private held: { gate: Promise<void>; arrived: (run: FakeRun) => void } | undefined;
+  private held: HeldAnswer<FakeRun> | undefined;
 
   private constructor(
     private readonly api: Server<undefined>,
@@ -175,16 +176,9 @@ export class FakeGithub {
    * lag permitting, is listed), the answer goes out on `release()`.
    */
   holdNextDispatch(): { dispatched: Promise<FakeRun>; release: () => void } {
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let arrived: (run: FakeRun) => void = () => {};
-    const dispatched = new Promise<FakeRun>((resolve) => {
-      arrived = resolve;
-    });
-    this.held = { gate, arrived };
-    return { dispatched, release };
+    const held = heldAnswer<FakeRun>();
+    this.held = held;
+    return { dispatched: held.reached, release: held.release };
   }
 
   callsTo(method: string, path: RegExp): RecordedCall[] {

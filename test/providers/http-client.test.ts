@@ -5,11 +5,12 @@
  * error only bounded and redacted.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
-import { ApiError, HttpClient, type HttpTuning } from "../../src/providers/http-client.ts";
+import { HttpClient, type HttpTuning } from "../../src/providers/http-client.ts";
 import { Redactor } from "../../src/providers/redact.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { fakeClock } from "../helpers/memory.ts";
 import { silentApi } from "../helpers/silent-api.ts";
+import { apiFailure } from "./api-failure.ts";
 
 setDefaultTimeout(10_000);
 const defer = cleanupAfterEach();
@@ -67,15 +68,6 @@ function client(baseUrl: string, tuning: Partial<HttpTuning> = {}) {
   return { http, ...time };
 }
 
-async function failure(call: Promise<unknown>): Promise<ApiError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${error}`);
-  return error;
-}
-
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), {
     status,
@@ -101,7 +93,7 @@ test("an idempotent request is retried after a 5xx with jittered, doubling backo
 test("a 5xx to a create is never sent again: it may have created something", async () => {
   const server = api(() => json(502, { message: "bad gateway" }));
   const { http } = client(server.url);
-  const error = await failure(http.request({ method: "POST", path: "/builds", body: { a: 1 } }));
+  const error = await apiFailure(http.request({ method: "POST", path: "/builds", body: { a: 1 } }));
   expect(server.requests).toHaveLength(1);
   expect(error.kind).toBe("failed");
   expect(error.ambiguous).toBe(true);
@@ -113,11 +105,11 @@ test("a create that timed out is not sent again either; a GET is, within its att
   const silent = silentApi();
   defer(() => silent.stop());
   const { http } = client(silent.url, { timeoutMs: 50, attempts: 2 });
-  const post = await failure(http.request({ method: "POST", path: "/builds", body: {} }));
+  const post = await apiFailure(http.request({ method: "POST", path: "/builds", body: {} }));
   expect(post.kind).toBe("timeout");
   expect(post.ambiguous).toBe(true);
   expect(silent.requests()).toBe(1);
-  const get = await failure(http.request({ method: "GET", path: "/builds/1" }));
+  const get = await apiFailure(http.request({ method: "GET", path: "/builds/1" }));
   expect(get.kind).toBe("timeout");
   expect(get.ambiguous).toBe(false);
   expect(silent.requests()).toBe(3);
@@ -125,7 +117,7 @@ test("a create that timed out is not sent again either; a GET is, within its att
 
 test("a refused connection never reached the CI, so even a create is tried again", async () => {
   const { http, sleeps } = client("http://127.0.0.1:1");
-  const error = await failure(http.request({ method: "POST", path: "/builds", body: {} }));
+  const error = await apiFailure(http.request({ method: "POST", path: "/builds", body: {} }));
   expect(error.kind).toBe("unreachable");
   expect(error.ambiguous).toBe(false);
   expect(sleeps).toHaveLength(TUNING.attempts - 1);
@@ -147,10 +139,10 @@ test("a rate-limit wait longer than allowed is not slept: calls fail fast until 
     json(429, { message: "come back in an hour" }, { "retry-after": "3600" }),
   );
   const { http, sleeps, advance } = client(server.url);
-  const first = await failure(http.request({ method: "GET", path: "/a" }));
+  const first = await apiFailure(http.request({ method: "GET", path: "/a" }));
   expect(first.kind).toBe("rate-limited");
   expect(first.details.retryAt).toBe(1_800_000_000_000 + 3_600_000);
-  const second = await failure(http.request({ method: "GET", path: "/b" }));
+  const second = await apiFailure(http.request({ method: "GET", path: "/b" }));
   expect(second.kind).toBe("rate-limited");
   expect(server.requests).toHaveLength(1);
   expect(sleeps).toEqual([]);
@@ -184,7 +176,9 @@ test("a refusal is tack's sentence with a bounded, single-line, redacted excerpt
     json(422, { message: echoed, errors: [{ field: "branch", message: "can't be blank" }] }),
   );
   const { http } = client(server.url);
-  const error = await failure(http.request({ method: "POST", path: "/builds?x=secret", body: {} }));
+  const error = await apiFailure(
+    http.request({ method: "POST", path: "/builds?x=secret", body: {} }),
+  );
   expect(error.kind).toBe("refused");
   expect(error.ambiguous).toBe(false);
   expect(error.message).toStartWith(
@@ -202,7 +196,7 @@ test("an answer that is not the documented shape is an `unexpected` error withou
   const server = api(() => json(200, { id: "not-a-number", secret: TOKEN }));
   const { http } = client(server.url);
   const { Type } = await import("@sinclair/typebox");
-  const error = await failure(
+  const error = await apiFailure(
     http.json({ method: "GET", path: "/thing" }, Type.Object({ id: Type.Integer() })),
   );
   expect(error.kind).toBe("unexpected");

@@ -20,6 +20,7 @@ import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { OWNER } from "../helpers/wire.ts";
 import { fastClock } from "./fast-clock.ts";
+import { publishedStatuses } from "./statuses.ts";
 
 setDefaultTimeout(30_000);
 const defer = cleanupAfterEach();
@@ -129,21 +130,8 @@ function dyingFetch(dies: (method: string, url: string) => boolean): {
   return { fetch: Object.assign(wrapped, { preconnect: fetch.preconnect }), forwarded: done };
 }
 
-function statuses(target: TestTack, id: WorkflowId): { status: string; error?: string }[] {
-  const uri = `at://did:web:${id.knot}/sh.tangled.pipeline/${id.pipelineRkey}`;
-  return target.tack.broker.store
-    .after(0n, 100_000)
-    .map(
-      (row) =>
-        JSON.parse(row.event) as {
-          pipeline: string;
-          workflow: string;
-          status: string;
-          error?: string;
-        },
-    )
-    .filter((record) => record.pipeline === uri && record.workflow === id.name)
-    .map(({ status, error }) => (error === undefined ? { status } : { status, error }));
+function statuses(target: TestTack, id: WorkflowId) {
+  return publishedStatuses(target.tack.broker.store, id);
 }
 
 async function sendBuildkite(target: TestTack, body: unknown, headers?: Record<string, string>) {

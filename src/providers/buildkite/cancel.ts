@@ -62,12 +62,10 @@ async function buildOf(
 }
 
 function cancelError(what: string, error: unknown): CancelError {
-  const reason = error instanceof Error ? error.message : String(error);
-  const hint =
-    error instanceof ApiError && (error.status === 401 || error.status === 403)
-      ? "; check that TACK_BUILDKITE_TOKEN has the write_builds scope"
-      : error instanceof ApiError && error.transient
-        ? "; Buildkite may be down, try again"
-        : "";
-  return new CancelError(`could not cancel ${what}: ${reason}${hint}`, PROVIDER, { cause: error });
+  return CancelError.of(
+    PROVIDER,
+    what,
+    error,
+    "check that TACK_BUILDKITE_TOKEN has the write_builds scope",
+  );
 }

@@ -8,7 +8,6 @@
 
 import type { Clock } from "../../clock.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
-import { ApiError } from "../http-client.ts";
 import { CancelError } from "../provider.ts";
 import { findWithin } from "../spawn-once.ts";
 import type { GithubRuns } from "./builds.ts";
@@ -63,12 +62,10 @@ export async function cancelRun(
 }
 
 function cancelError(what: string, error: unknown): CancelError {
-  const reason = error instanceof Error ? error.message : String(error);
-  const hint =
-    error instanceof ApiError && (error.status === 401 || error.status === 403)
-      ? "; the token (TACK_GITHUB_TOKEN) needs Actions read and write on the runner repository"
-      : error instanceof ApiError && error.transient
-        ? "; GitHub may be down, try again"
-        : "";
-  return new CancelError(`could not cancel ${what}: ${reason}${hint}`, PROVIDER, { cause: error });
+  return CancelError.of(
+    PROVIDER,
+    what,
+    error,
+    "the token (TACK_GITHUB_TOKEN) needs Actions read and write on the runner repository",
+  );
 }

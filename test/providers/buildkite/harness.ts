@@ -14,6 +14,7 @@ import { startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
 import { OWNER } from "../../helpers/wire.ts";
 import { fastClock } from "../fast-clock.ts";
+import { publishedStatuses } from "../statuses.ts";
 
 export const TOKEN = "bk-test-token-0123456789";
 export const SECRET = "whsec-buildkite-test-0123456789abcdef";
@@ -136,27 +137,7 @@ export async function startHarness(
       return { status: response.status, body: await response.text() };
     },
     workflow: (id) => service.tack.workflows.get(id),
-    statuses(id) {
-      const uri = `at://did:web:${id.knot}/sh.tangled.pipeline/${id.pipelineRkey}`;
-      return service.tack.broker.store
-        .after(0n, 100_000)
-        .map(
-          (row) =>
-            JSON.parse(row.event) as {
-              pipeline: string;
-              workflow: string;
-              status: string;
-              error?: string;
-              exitCode?: number;
-            },
-        )
-        .filter((record) => record.pipeline === uri && record.workflow === id.name)
-        .map(({ status, error, exitCode }) => ({
-          status,
-          ...(error === undefined ? {} : { error }),
-          ...(exitCode === undefined ? {} : { exitCode }),
-        }));
-    },
+    statuses: (id) => publishedStatuses(service.tack.broker.store, id),
     eventCount: () => count("select count(*) as n from events"),
     deliveryCount: () => count("select count(*) as n from webhook_deliveries"),
     buildRows: () =>

@@ -6,10 +6,10 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createGithubClient } from "../../../src/providers/github/client.ts";
-import { ApiError } from "../../../src/providers/http-client.ts";
 import { Redactor } from "../../../src/providers/redact.ts";
 import { GITHUB_TOKEN, RUNNER_REPO } from "../../helpers/fake-github.ts";
 import { fakeClock } from "../../helpers/memory.ts";
+import { apiFailure } from "../api-failure.ts";
 import { startFakeGithub } from "./harness.ts";
 
 setDefaultTimeout(10_000);
@@ -30,16 +30,6 @@ function clientFor(url: string) {
   return { client, ...time };
 }
 
-/** The ApiError a call failed with (the test fails if it did not fail that way). */
-async function failure(call: Promise<unknown>): Promise<ApiError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${error}`);
-  return error;
-}
-
 describe("github client", () => {
   test("5xx answers to reads are retried, up to the attempt limit", async () => {
     const github = startFakeGithub();
@@ -48,7 +38,7 @@ describe("github client", () => {
     expect(github.callsTo("GET", /^\/repos\/acme\/tangled-runner$/)).toHaveLength(3);
 
     github.failNext("GET", /\/actions\/runs\/\d+$/, 500, 5);
-    const error = await failure(clientFor(github.url).client.getRun(RUNNER_REPO, 1));
+    const error = await apiFailure(clientFor(github.url).client.getRun(RUNNER_REPO, 1));
     expect(error.status).toBe(500);
     expect(github.callsTo("GET", /\/actions\/runs\/1$/)).toHaveLength(3);
   });
@@ -81,9 +71,9 @@ describe("github client", () => {
     const github = startFakeGithub();
     github.failNext("GET", /^\/rate_limit$/, 429, 1, { "retry-after": "360000" });
     const { client, sleeps } = clientFor(github.url);
-    const first = await failure(client.tokenInfo());
+    const first = await apiFailure(client.tokenInfo());
     expect(first.kind).toBe("rate-limited");
-    const second = await failure(client.defaultBranch(RUNNER_REPO));
+    const second = await apiFailure(client.defaultBranch(RUNNER_REPO));
     expect(second.kind).toBe("rate-limited");
     expect(second.message).toContain("rate limit reached");
     expect(github.calls).toHaveLength(1);
@@ -93,7 +83,7 @@ describe("github client", () => {
   test("a plain 403 is a permission problem: not retried", async () => {
     const github = startFakeGithub();
     github.failNext("POST", /\/cancel$/, 403, 1);
-    const error = await failure(clientFor(github.url).client.cancel(RUNNER_REPO, 5));
+    const error = await apiFailure(clientFor(github.url).client.cancel(RUNNER_REPO, 5));
     expect(error.status).toBe(403);
     expect(error.kind).toBe("refused");
     expect(github.callsTo("POST", /\/cancel$/)).toHaveLength(1);
@@ -119,7 +109,7 @@ describe("github client", () => {
 
   test("network failures are retried, then reported without the token", async () => {
     const { client, sleeps } = clientFor("http://127.0.0.1:1");
-    const error = await failure(client.defaultBranch(RUNNER_REPO));
+    const error = await apiFailure(client.defaultBranch(RUNNER_REPO));
     expect(error.kind).toBe("unreachable");
     expect(sleeps).toHaveLength(2);
     expect(error.message).toStartWith(

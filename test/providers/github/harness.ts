@@ -30,6 +30,7 @@ import { WEBHOOK_SECRET } from "../../helpers/sign-github.ts";
 import { captureLogger, startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
 import { fastClock } from "../fast-clock.ts";
+import { publishedStatuses } from "../statuses.ts";
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -192,29 +193,14 @@ export function jobPayload(runId: number, status: string, action = status) {
   };
 }
 
-/** The statuses published for one workflow, oldest first. */
+/** The statuses published for one workflow, oldest first (status and error). */
 export function statusesOf(
   store: EventStore,
   id: WorkflowId,
 ): { status: string; error?: string }[] {
-  const pipeline = `at://did:web:${id.knot}/sh.tangled.pipeline/${id.pipelineRkey}`;
-  return store
-    .after(0n, 100_000)
-    .map(
-      (row) =>
-        JSON.parse(row.event) as {
-          pipeline: string;
-          workflow: string;
-          status: string;
-          error?: string;
-        },
-    )
-    .filter((record) => record.pipeline === pipeline && record.workflow === id.name)
-    .map((record) =>
-      record.error === undefined
-        ? { status: record.status }
-        : { status: record.status, error: record.error },
-    );
+  return publishedStatuses(store, id).map(({ status, error }) =>
+    error === undefined ? { status } : { status, error },
+  );
 }
 
 export { until };
