@@ -66,6 +66,8 @@ export interface ApiTarget {
   /** Sent with every request to `baseUrl`'s origin (the token, API versions), never elsewhere. */
   headers: Record<string, string>;
   rateLimit: RateLimitRules;
+  /** What the operator should fix when the CI refuses with this status (401: the token). */
+  hints?: Partial<Record<number, string>>;
 }
 
 export interface ApiRequest {
@@ -253,10 +255,13 @@ export class HttpClient {
         });
       }
       const excerpt = await this.excerptOf(response);
-      throw this.error(request, "refused", `refused it (HTTP ${response.status})`, {
-        status: response.status,
-        excerpt,
-      });
+      const hint = this.target.hints?.[response.status];
+      throw this.error(
+        request,
+        "refused",
+        `refused it (HTTP ${response.status}${hint ? `: ${hint}` : ""})`,
+        { status: response.status, excerpt },
+      );
     }
   }
 

@@ -47,6 +47,7 @@ function client(baseUrl: string, tuning: Partial<HttpTuning> = {}) {
       name: "Example CI",
       baseUrl,
       headers: { authorization: `Bearer ${TOKEN}` },
+      hints: { 401: "check TACK_EXAMPLE_TOKEN" },
       rateLimit: {
         budget(headers, now) {
           const remaining = headers.get("x-remaining");
@@ -190,6 +191,15 @@ test("a refusal is tack's sentence with a bounded, single-line, redacted excerpt
   expect(error.message).not.toMatch(/[\u0000-\u001f]/);
   expect(error.details.excerpt?.length).toBeLessThanOrEqual(200);
   expect(server.requests).toHaveLength(1);
+});
+
+test("a refusal the operator can fix says what to fix", async () => {
+  const server = api(() => json(401, { message: "Bad credentials" }));
+  const { http } = client(server.url);
+  const error = await apiFailure(http.request({ method: "GET", path: "/me" }));
+  expect(error.message).toBe(
+    'Example CI API refused it (HTTP 401: check TACK_EXAMPLE_TOKEN) (GET /me): "Bad credentials"',
+  );
 });
 
 test("an answer that is not the documented shape is an `unexpected` error without the body", async () => {

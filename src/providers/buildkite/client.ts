@@ -62,6 +62,10 @@ export function createBuildkiteClient(
       baseUrl: config.apiUrl,
       headers: { authorization: `Bearer ${config.token}` },
       rateLimit: BUILDKITE_RATE_LIMITS,
+      hints: {
+        401: "check TACK_BUILDKITE_TOKEN",
+        403: "the token lacks a scope or this organization; `tack check` names what is missing",
+      },
     },
     deps,
     tuning,

@@ -83,6 +83,10 @@ export function createGithubClient(
         authorization: `Bearer ${config.token}`,
       },
       rateLimit: GITHUB_RATE_LIMITS,
+      hints: {
+        401: "check TACK_GITHUB_TOKEN",
+        403: "the token needs Actions read and write and Contents read on the runner repository",
+      },
     },
     deps,
     tuning,

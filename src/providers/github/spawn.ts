@@ -180,10 +180,6 @@ function explain(error: unknown, options: GithubOptions): string {
   if (!(error instanceof ApiError)) return message;
   const where = `workflow ${JSON.stringify(String(options.workflow))} in ${options.repo}`;
   switch (error.status) {
-    case 401:
-      return `GitHub rejected the token (check TACK_GITHUB_TOKEN): ${message}`;
-    case 403:
-      return `GitHub refused to dispatch ${where}: the token needs Actions read and write on ${options.repo}: ${message}`;
     case 404:
       return `GitHub does not know ${where}: check tack.github.repo and tack.github.workflow, that the file is on the runner repository's default branch, and that the token can see the repository: ${message}`;
     case 422:

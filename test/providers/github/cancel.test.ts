@@ -153,7 +153,7 @@ describe("github check", () => {
     const checks = await checkRows("github", service.config.providers.github);
     expect(checks).toHaveLength(1);
     expect(checks[0]).toMatchObject({ name: "github token", ok: false });
-    expect(checks[0]?.detail).toContain("refused it (HTTP 401)");
+    expect(checks[0]?.detail).toContain("refused it (HTTP 401: check TACK_GITHUB_TOKEN)");
     expect(JSON.stringify(checks)).not.toContain(GITHUB_TOKEN);
   });
 });
