@@ -163,6 +163,7 @@ describe("the log streams' shared cap", () => {
         opened.count++;
         await gate;
         return (async function* (): AsyncGenerator<LogLine> {
+          yield { kind: "data", content: "building…", time: new Date().toISOString(), step_id: 0 };
           while (!signal.aborted) await Bun.sleep(20);
         })();
       },
