@@ -11,7 +11,7 @@
 import type { StoredPipeline } from "./pipelines.ts";
 import { uniqueWorkflows } from "./runner.ts";
 import { formatCreatedAt, type WorkflowStatus } from "./status.ts";
-import type { WorkflowTimes } from "./workflows.ts";
+import type { Workflows, WorkflowTimes } from "./workflows.ts";
 
 export type CiWorkflow = {
   error?: string;
@@ -73,6 +73,21 @@ export function toCiPipeline(
     trigger: ciTrigger(pipeline),
     workflows: uniqueWorkflows(pipeline).map(({ name }) => ciWorkflow(name, workflows.get(name))),
   };
+}
+
+/** A page of pipelines in the view, their workflows read in one query per knot. */
+export function toCiPipelines(
+  page: StoredPipeline[],
+  workflows: Pick<Workflows, "ofPipelines">,
+): CiPipeline[] {
+  const knots = new Map<string, Map<string, Map<string, WorkflowTimes>>>();
+  for (const knot of new Set(page.map((pipeline) => pipeline.knot))) {
+    const rkeys = page.filter((p) => p.knot === knot).map((p) => p.rkey);
+    knots.set(knot, workflows.ofPipelines(knot, rkeys));
+  }
+  return page.map((pipeline) =>
+    toCiPipeline(pipeline, knots.get(pipeline.knot)?.get(pipeline.rkey) ?? new Map()),
+  );
 }
 
 function ciTrigger(pipeline: StoredPipeline): CiTrigger {

@@ -12,8 +12,22 @@
  * - A pipeline stays undispatched until every workflow reached its provider; `undispatched()`
  *   lists what a crash interrupted.
  */
-import { Value } from "@sinclair/typebox/value";
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lt, max, sql } from "drizzle-orm";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  fillPlaceholders,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  max,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
 import { pipelines } from "../db/schema.ts";
 import type { OnCommit, Tx, Writer } from "../db/writer.ts";
@@ -55,6 +69,7 @@ export interface PipelineQuery {
 
 export class Pipelines {
   private readonly byRkey;
+  private readonly statements = new Map<string, ReturnType<Pipelines["prepareQuery"]>>();
 
   constructor(
     private readonly db: Db,
@@ -146,9 +161,10 @@ export class Pipelines {
 
   /** One page of a repo's pipelines, newest first, and how many match including older pages. */
   query(query: PipelineQuery): { pipelines: StoredPipeline[]; total: number } {
-    const where = this.matching(query);
-    const rows = this.page(where, query.limit).all();
-    const total = this.count(where).get();
+    const { page, count } = this.statementsFor(query);
+    const params = queryParams(query);
+    const rows = page.all(params);
+    const total = count.get(params);
     return { pipelines: rows.map(toStored), total: Number(total?.count ?? 0) };
   }
 
@@ -157,10 +173,10 @@ export class Pipelines {
    * tests checking that answering walks indexes, not tables.
    */
   explain(query: PipelineQuery): string[] {
-    const where = this.matching(query);
-    return [this.page(where, query.limit), this.count(where)].flatMap((step) => {
-      const { sql: text, params } = step.toSQL();
-      const bindings = params.map((value) => {
+    const values = queryParams(query);
+    const { page, count } = this.statementsFor(query);
+    return [page.getQuery(), count.getQuery()].flatMap(({ sql: text, params }) => {
+      const bindings = fillPlaceholders(params, values).map((value) => {
         if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") {
           return value;
         }
@@ -173,11 +189,31 @@ export class Pipelines {
     });
   }
 
+  /**
+   * Prepared once per shape of query (which filters it uses), with lists bound as JSON arrays:
+   * a handful of statements serve every query, and none is built per request.
+   */
+  private statementsFor(query: PipelineQuery) {
+    const shape = [query.kinds?.length, query.commits?.length, query.before !== undefined]
+      .map(Boolean)
+      .join();
+    const cached = this.statements.get(shape);
+    if (cached) return cached;
+    const statements = this.prepareQuery(query);
+    this.statements.set(shape, statements);
+    return statements;
+  }
+
+  private prepareQuery(query: PipelineQuery) {
+    const where = this.matching(query);
+    return { page: this.page(where).prepare(), count: this.count(where).prepare() };
+  }
+
   private matching(query: PipelineQuery) {
-    const filters = [eq(pipelines.repo, query.repo)];
-    if (query.kinds?.length) filters.push(inArray(pipelines.kind, query.kinds));
+    const filters = [eq(pipelines.repo, sql.placeholder("repo"))];
+    if (query.kinds?.length) filters.push(inJsonList(pipelines.kind, "kinds"));
     if (query.commits?.length) {
-      filters.push(inArray(pipelines.commitSha, query.commits));
+      filters.push(inJsonList(pipelines.commitSha, "commits"));
       // At most one pipeline per commit, the newest (the lexicon's promise for `commits`).
       const newestPerCommit = this.db
         .select({ created: max(pipelines.created) })
@@ -186,17 +222,17 @@ export class Pipelines {
         .groupBy(pipelines.commitSha);
       filters.push(inArray(pipelines.created, newestPerCommit));
     }
-    if (query.before !== undefined) filters.push(lt(pipelines.created, query.before));
+    if (query.before !== undefined) filters.push(lt(pipelines.created, sql.placeholder("before")));
     return and(...filters);
   }
 
-  private page(where: ReturnType<Pipelines["matching"]>, limit: number) {
+  private page(where: ReturnType<Pipelines["matching"]>) {
     return this.db
       .select()
       .from(pipelines)
       .where(where)
       .orderBy(desc(pipelines.created))
-      .limit(limit);
+      .limit(sql.placeholder("limit"));
   }
 
   private count(where: ReturnType<Pipelines["matching"]>) {
@@ -284,14 +320,32 @@ export function commitOf(trigger: TriggerMetadata): string {
   return trigger.push?.newSha ?? trigger.pullRequest?.sourceSha ?? trigger.manual?.sha ?? "";
 }
 
+/** `column IN (the JSON array bound to placeholder `name`)`: one statement for any list length. */
+function inJsonList(column: SQLiteColumn, name: string): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(name)}))`;
+}
+
+function queryParams(query: PipelineQuery) {
+  return {
+    repo: query.repo,
+    kinds: JSON.stringify(query.kinds ?? []),
+    commits: JSON.stringify(query.commits ?? []),
+    before: query.before ?? 0n,
+    limit: query.limit,
+  };
+}
+
 function toJson(record: PipelineRecord): { [key: string]: JsonValue } {
   return JSON.parse(JSON.stringify(record));
 }
 
+/** Compiled once: every page of queryPipelines checks up to 250 records read back from disk. */
+const StoredRecord = TypeCompiler.Compile(PipelineRecord);
+
 function toStored(row: typeof pipelines.$inferSelect): StoredPipeline {
   const record: unknown = JSON.parse(row.record);
   // Validated before it was stored; checked again because it comes back from disk.
-  if (!Value.Check(PipelineRecord, record)) {
+  if (!StoredRecord.Check(record)) {
     throw new Error(`pipelines: stored record of ${row.knot}/${row.rkey} does not validate`);
   }
   return {

@@ -73,7 +73,7 @@ export class Workflows {
   // Built once: every webhook and transition looks a workflow up, and drizzle's query
   // building costs more than the indexed read itself.
   private readonly byId;
-  private readonly byPipeline;
+  private readonly byPipelines;
 
   constructor(
     private readonly db: Db,
@@ -92,8 +92,9 @@ export class Workflows {
         ),
       )
       .prepare();
-    this.byPipeline = db
+    this.byPipelines = db
       .select({
+        pipelineRkey: workflows.pipelineRkey,
         name: workflows.name,
         status: workflows.status,
         error: workflows.error,
@@ -104,7 +105,7 @@ export class Workflows {
       .where(
         and(
           eq(workflows.knot, sql.placeholder("knot")),
-          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+          sql`${workflows.pipelineRkey} IN (SELECT value FROM json_each(${sql.placeholder("rkeys")}))`,
         ),
       )
       .prepare();
@@ -119,20 +120,28 @@ export class Workflows {
     return this.byId.get({ knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name });
   }
 
-  /** Every workflow of one pipeline, by name (for the sh.tangled.ci.pipeline view). */
+  /**
+   * Every workflow of each of `pipelineRkeys` (all on `knot`), by pipeline and name: the
+   * sh.tangled.ci.pipeline view of a page of pipelines in one indexed read.
+   */
+  ofPipelines(knot: string, pipelineRkeys: string[]): Map<string, Map<string, WorkflowTimes>> {
+    const byPipeline = new Map<string, Map<string, WorkflowTimes>>();
+    for (const row of this.byPipelines.all({ knot, rkeys: JSON.stringify(pipelineRkeys) })) {
+      let named = byPipeline.get(row.pipelineRkey);
+      if (!named) byPipeline.set(row.pipelineRkey, (named = new Map()));
+      named.set(row.name, {
+        status: parseStatus(row.status),
+        error: row.error,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+      });
+    }
+    return byPipeline;
+  }
+
+  /** Every workflow of one pipeline, by name. */
   ofPipeline(knot: string, pipelineRkey: string): Map<string, WorkflowTimes> {
-    const rows = this.byPipeline.all({ knot, pipelineRkey });
-    return new Map(
-      rows.map((row) => [
-        row.name,
-        {
-          status: parseStatus(row.status),
-          error: row.error,
-          startedAt: row.startedAt,
-          finishedAt: row.finishedAt,
-        },
-      ]),
-    );
+    return this.ofPipelines(knot, [pipelineRkey]).get(pipelineRkey) ?? new Map();
   }
 
   /** How many workflows are in each status (for /metrics). */

@@ -11,7 +11,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { toCiPipeline } from "../pipeline/ci-pipeline.ts";
+import { toCiPipelines } from "../pipeline/ci-pipeline.ts";
 import type { Pipelines } from "../pipeline/pipelines.ts";
 import type { Workflows } from "../pipeline/workflows.ts";
 import { CommitId, Did, TriggerKind } from "../tangled/lexicons.ts";
@@ -52,9 +52,7 @@ export function queryPipelinesRoute(deps: { pipelines: Pipelines; workflows: Wor
       const last = page.pipelines.at(-1);
       return xrpcJson({
         cursor: page.pipelines.length === limit && last ? String(last.created) : undefined,
-        pipelines: page.pipelines.map((pipeline) =>
-          toCiPipeline(pipeline, deps.workflows.ofPipeline(pipeline.knot, pipeline.rkey)),
-        ),
+        pipelines: toCiPipelines(page.pipelines, deps.workflows),
         total: page.total,
       });
     },
