@@ -127,8 +127,8 @@ export class Workflows {
   ofPipelines(knot: string, pipelineRkeys: string[]): Map<string, Map<string, WorkflowTimes>> {
     const byPipeline = new Map<string, Map<string, WorkflowTimes>>();
     for (const row of this.byPipelines.all({ knot, rkeys: JSON.stringify(pipelineRkeys) })) {
-      let named = byPipeline.get(row.pipelineRkey);
-      if (!named) byPipeline.set(row.pipelineRkey, (named = new Map()));
+      const named = byPipeline.get(row.pipelineRkey) ?? new Map<string, WorkflowTimes>();
+      byPipeline.set(row.pipelineRkey, named);
       named.set(row.name, {
         status: parseStatus(row.status),
         error: row.error,
