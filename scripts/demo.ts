@@ -31,6 +31,7 @@ const tack = await startTack(
     listen: { hostname: "127.0.0.1", port: 0 },
     dbPath: join(dir, "tack.db"),
     jetstreamUrl: jetstream.url,
+    plcUrl: "http://127.0.0.1:1",
     dev: true,
     logLevel: "warn",
     eventsRetentionMs: 0,

@@ -4,6 +4,7 @@
  * service; integration tests call it with port 0 and a temporary database.
  */
 import { type App, createApp } from "./app.ts";
+import { IdentityResolver } from "./atproto/identity.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
@@ -21,6 +22,7 @@ import { createHealthCheck, registerServiceGauges } from "./observe.ts";
 import { TriggerEventRunner } from "./pipeline/event-runner.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
 import { Pipelines } from "./pipeline/pipelines.ts";
+import { PullIntake } from "./pipeline/pull-intake.ts";
 import { PushIntake } from "./pipeline/push-intake.ts";
 import { PipelineRunner } from "./pipeline/runner.ts";
 import { TriggerEvents } from "./pipeline/trigger-events.ts";
@@ -54,6 +56,8 @@ export interface Tack {
   runner: PipelineRunner;
   intake: KnotPipelineIntake;
   pushes: PushIntake;
+  pulls: PullIntake;
+  identities: IdentityResolver;
   eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
@@ -75,6 +79,8 @@ export interface TackOverrides {
   fetch?: typeof fetch;
   /** The fetch used towards knots' XRPC (tests may record requests through it). */
   knotFetch?: typeof fetch;
+  /** The fetch used towards the PLC directory, did:web hosts and users' PDSes. */
+  atprotoFetch?: typeof fetch;
   /** Longest wait at start for Jetstream to replay before the knots are followed. */
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
@@ -153,6 +159,23 @@ export async function startTack(
     log,
     onOutcome: (outcome) => metrics.pushes.inc({ outcome }),
   });
+  const identities = new IdentityResolver({
+    plcUrl: config.plcUrl,
+    dev: config.dev,
+    fetch: overrides.atprotoFetch,
+    now: () => clock.now(),
+  });
+  const pulls = new PullIntake({
+    db: database.db,
+    writer,
+    events: triggerEvents,
+    eventRunner,
+    membership,
+    identities,
+    clock,
+    log,
+    fetch: overrides.atprotoFetch,
+  });
   let knotsReady = false;
   const knots = new KnotStreams({
     dev: config.dev,
@@ -174,6 +197,10 @@ export async function startTack(
     log,
     // Until the start-up catch-up below is over, knots are synced once afterwards instead.
     onKnotsChanged: (followed) => knotsReady && knots.sync(followed),
+    records: {
+      collections: PullIntake.collections,
+      applyInTx: (tx, onCommit, event) => pulls.applyInTx(tx, onCommit, event),
+    },
     stream: overrides.streams,
   });
 
@@ -248,6 +275,7 @@ export async function startTack(
   // and the HTTP side (health, /events, webhooks) must not wait with it.
   runner.recover();
   eventRunner.recover();
+  pulls.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -279,7 +307,13 @@ export async function startTack(
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
       await within(
-        Promise.all([jetstream.stop(), knots.stop(), retention.stop(), eventRunner.stop()]),
+        Promise.all([
+          jetstream.stop(),
+          knots.stop(),
+          retention.stop(),
+          eventRunner.stop(),
+          pulls.stop(),
+        ]),
         1_000,
       );
       // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
@@ -311,6 +345,8 @@ export async function startTack(
     runner,
     intake,
     pushes,
+    pulls,
+    identities,
     eventRunner,
     jetstream,
     knots,

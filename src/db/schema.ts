@@ -221,6 +221,43 @@ export const triggerEvents = sqliteTable(
 );
 
 /**
+ * Owner: src/pipeline/pull-intake.ts. Branch pull requests on this spindle's repos, by the
+ * at-uri of their sh.tangled.repo.pull record: the branches and the latest round's commit, so a
+ * later status record (reopened, closed, merged) can run without reading the pull again.
+ * `source_sha` is null until the latest round's patch has been read from the author's PDS.
+ */
+export const pulls = sqliteTable("pulls", {
+  uri: text("uri").primaryKey(),
+  author: text("author").notNull(),
+  // The trigger_events repo key of the target repo.
+  repo: text("repo").notNull(),
+  sourceBranch: text("source_branch").notNull(),
+  targetBranch: text("target_branch").notNull(),
+  sourceSha: text("source_sha"),
+  updatedAt: int("updated_at").notNull(),
+});
+
+/**
+ * Owner: src/pipeline/pull-intake.ts. Pull request rounds whose commit is still to be read
+ * from the author's PDS (the latest round's patch), committed with the Jetstream cursor that
+ * delivered them so none is lost; retried with backoff, then given up.
+ */
+export const pullQueue = sqliteTable(
+  "pull_queue",
+  {
+    uri: text("uri").notNull(),
+    action: text("action").notNull(),
+    // The blob CID of the round's patch.
+    patchCid: text("patch_cid").notNull(),
+    attempts: int("attempts").notNull(),
+    nextAttemptAt: int("next_attempt_at"),
+    lastError: text("last_error"),
+    receivedAt: int("received_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.uri, table.action, table.patchCid] })],
+);
+
+/**
  * Owner: src/providers/deliveries.ts. Webhook deliveries already accepted, per provider, so an
  * exact replay or a CI's redelivery is acknowledged without being applied twice.
  */
