@@ -135,7 +135,7 @@ let shaCounter = 0;
 /** A commit id no other call returns: each push in a test is a push of its own. */
 export function freshSha(): string {
   shaCounter++;
-  return `${Date.now().toString(16)}${shaCounter.toString(16).padStart(8, "0")}`.padStart(40, "c");
+  return new Bun.CryptoHasher("sha1").update(`commit ${Date.now()} ${shaCounter}`).digest("hex");
 }
 
 const TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";
