@@ -47,6 +47,11 @@ const CoreEnv = Type.Object({
     [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
     { default: "info", description: "one of debug, info, warn, error" },
   ),
+  TACK_PLC_URL: Type.String({
+    default: "https://plc.directory",
+    pattern: "^https?://[^\\s]+$",
+    description: "the PLC directory that resolves did:plc identities, e.g. https://plc.directory",
+  }),
   TACK_EVENTS_RETENTION: Type.String({
     default: "30d",
     pattern: "^(?:0|[0-9]{1,6}[smhd])$",
@@ -73,6 +78,8 @@ export interface Config {
   listen: ListenAddress;
   dbPath: string;
   jetstreamUrl: string;
+  /** The PLC directory did:plc identities are resolved with (no trailing slash). */
+  plcUrl: string;
   dev: boolean;
   logLevel: LogLevel;
   /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
@@ -124,6 +131,7 @@ export function loadConfig(
       listen,
       dbPath: parsed.TACK_DB_PATH,
       jetstreamUrl: parsed.TACK_JETSTREAM_URL,
+      plcUrl: parsed.TACK_PLC_URL.replace(/\/+$/, ""),
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),

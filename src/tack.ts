@@ -4,6 +4,7 @@
  * service; integration tests call it with port 0 and a temporary database.
  */
 import { type App, createApp } from "./app.ts";
+import { IdentityResolver } from "./atproto/identity.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
@@ -13,22 +14,32 @@ import { Broker } from "./eventlog/broker.ts";
 import { Retention } from "./eventlog/retention.ts";
 import { EventStore } from "./eventlog/store.ts";
 import type { EventsOptions } from "./http/events.ts";
+import { LogStreamSlots } from "./http/log-stream.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { createHealthCheck, registerServiceGauges } from "./observe.ts";
-import { TriggerProcessor } from "./pipeline/trigger.ts";
-import { Triggers } from "./pipeline/triggers.ts";
+import { TriggerEventRunner } from "./pipeline/event-runner.ts";
+import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
+import { Pipelines } from "./pipeline/pipelines.ts";
+import { PullIntake } from "./pipeline/pull-intake.ts";
+import { PushIntake } from "./pipeline/push-intake.ts";
+import { PipelineRunner } from "./pipeline/runner.ts";
+import { TriggerEvents } from "./pipeline/trigger-events.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { SpawnAttempts } from "./providers/spawn-attempts.ts";
+import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
-import { KnotStreams } from "./tangled/knots.ts";
+import { KnotXrpc } from "./tangled/knot-xrpc.ts";
+import { type KnotEventHandler, KnotStreams } from "./tangled/knots.ts";
+import { NSID_COLLABORATOR_UPDATE, NSID_PIPELINE, NSID_REF_UPDATE } from "./tangled/lexicons.ts";
 import { Membership } from "./tangled/membership.ts";
+import { WorkflowFiles } from "./tangled/workflow-files.ts";
 import type { StreamOptions } from "./tangled/ws-client.ts";
 
 export interface Tack {
@@ -42,7 +53,13 @@ export interface Tack {
   sockets: OpenSockets;
   metrics: Metrics;
   membership: Membership;
-  triggers: TriggerProcessor;
+  pipelines: Pipelines;
+  runner: PipelineRunner;
+  intake: KnotPipelineIntake;
+  pushes: PushIntake;
+  pulls: PullIntake;
+  identities: IdentityResolver;
+  eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
   retention: Retention;
@@ -61,6 +78,10 @@ export interface TackOverrides {
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
   /** The fetch providers use for CI APIs (tests may record requests through it). */
   fetch?: typeof fetch;
+  /** The fetch used towards knots' XRPC (tests may record requests through it). */
+  knotFetch?: typeof fetch;
+  /** The fetch used towards the PLC directory, did:web hosts and users' PDSes. */
+  atprotoFetch?: typeof fetch;
   /** Longest wait at start for Jetstream to replay before the knots are followed. */
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
@@ -77,7 +98,7 @@ export async function startTack(
   const writer = new Writer(database.db, (error) =>
     log.error("db: after-commit callback failed", { err: error }),
   );
-  const store = new EventStore(database.db);
+  const store = new EventStore(database.db, Pipelines.highWater(database.db));
   const broker = new Broker(writer, store);
   const clock = overrides.clock ?? systemClock;
   const metrics = new Metrics();
@@ -106,21 +127,69 @@ export async function startTack(
     ownerDid: config.ownerDid,
     hostname: config.hostname,
   });
-  const acceptedTriggers = new Triggers(database.db, writer);
-  const triggers = new TriggerProcessor({
-    triggers: acceptedTriggers,
+  const pipelines = new Pipelines(database.db, writer, broker);
+  const runner = new PipelineRunner({ pipelines, workflows, providers, log });
+  const workflowFiles = new WorkflowFiles(
+    new KnotXrpc({ dev: config.dev, fetch: overrides.knotFetch }),
+  );
+  const triggerEvents = new TriggerEvents(database.db);
+  const eventRunner = new TriggerEventRunner({
+    writer,
+    events: triggerEvents,
+    pipelines,
+    runner,
     membership,
-    workflows,
-    providers,
+    workflowFiles,
+    clock,
+    log,
+    onGiveUp: () => metrics.workflowReadsAbandoned.inc(),
+  });
+  const intake = new KnotPipelineIntake({
+    writer,
+    events: triggerEvents,
+    clock,
+    pipelines,
+    runner,
+    membership,
     log,
     onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
+  });
+  const pushes = new PushIntake({
+    writer,
+    events: triggerEvents,
+    eventRunner,
+    membership,
+    clock,
+    log,
+    onOutcome: (outcome) => metrics.pushes.inc({ outcome }),
+  });
+  const identities = new IdentityResolver({
+    plcUrl: config.plcUrl,
+    dev: config.dev,
+    fetch: overrides.atprotoFetch,
+    now: () => clock.now(),
+  });
+  const pulls = new PullIntake({
+    db: database.db,
+    writer,
+    events: triggerEvents,
+    eventRunner,
+    membership,
+    identities,
+    clock,
+    log,
+    fetch: overrides.atprotoFetch,
   });
   let knotsReady = false;
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
     cursors,
-    triggers,
+    handlers: new Map<string, KnotEventHandler>([
+      [NSID_PIPELINE, (knot, rkey, event) => intake.accept(knot, rkey, event)],
+      [NSID_REF_UPDATE, (knot, rkey, event) => pushes.accept(knot, rkey, event)],
+      [NSID_COLLABORATOR_UPDATE, collaboratorUpdateHandler({ writer, membership, log })],
+    ]),
     log,
     stream: overrides.streams,
   });
@@ -132,6 +201,10 @@ export async function startTack(
     log,
     // Until the start-up catch-up below is over, knots are synced once afterwards instead.
     onKnotsChanged: (followed) => knotsReady && knots.sync(followed),
+    records: {
+      collections: PullIntake.collections,
+      applyInTx: (tx, onCommit, event) => pulls.applyInTx(tx, onCommit, event),
+    },
     stream: overrides.streams,
   });
 
@@ -146,8 +219,12 @@ export async function startTack(
         prune: (tx, cutoffMs, limit) => store.pruneBefore(tx, BigInt(cutoffMs) * 1_000_000n, limit),
       },
       {
-        name: "triggers",
-        prune: (tx, cutoffMs, limit) => acceptedTriggers.pruneBefore(tx, cutoffMs, limit),
+        name: "pipelines",
+        prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "trigger_events",
+        prune: (tx, cutoffMs, limit) => triggerEvents.pruneBefore(tx, cutoffMs, limit),
       },
       {
         name: "webhook_deliveries",
@@ -180,8 +257,12 @@ export async function startTack(
     store,
     lastBroadcastAt: () => broker.lastBroadcastAt,
     workflows,
+    pipelines,
+    membership,
+    workflowFiles,
     providers,
     sockets,
+    logSlots: new LogStreamSlots(),
     log,
     metrics,
     health: createHealthCheck(observed),
@@ -200,7 +281,9 @@ export async function startTack(
 
   // Finish what a previous process left half done, in the background: it may wait on a CI,
   // and the HTTP side (health, /events, webhooks) must not wait with it.
-  triggers.recover();
+  runner.recover();
+  eventRunner.recover();
+  pulls.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -231,10 +314,19 @@ export async function startTack(
       const deadline = Date.now() + (overrides.shutdownGraceMs ?? 3_000);
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
-      await within(Promise.all([jetstream.stop(), knots.stop(), retention.stop()]), 1_000);
-      // A dispatch still waiting on a CI after this leaves its trigger undispatched; the next
-      // start finishes it (triggers.recover). Providers stop after, so none is failed by it.
-      await within(triggers.stop(), 2_000);
+      await within(
+        Promise.all([
+          jetstream.stop(),
+          knots.stop(),
+          retention.stop(),
+          eventRunner.stop(),
+          pulls.stop(),
+        ]),
+        1_000,
+      );
+      // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
+      // start finishes it (runner.recover). Providers stop after, so none is failed by it.
+      await within(runner.stop(), 2_000);
       await within(Promise.all(providers.all().map((provider) => provider.stop())), 2_000);
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
       sockets.closeAll(1001, "server shutting down");
@@ -257,7 +349,13 @@ export async function startTack(
     sockets,
     metrics,
     membership,
-    triggers,
+    pipelines,
+    runner,
+    intake,
+    pushes,
+    pulls,
+    identities,
+    eventRunner,
     jetstream,
     knots,
     retention,

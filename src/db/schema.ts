@@ -3,7 +3,7 @@
  * drizzle.config.ts reads both, so `drizzle-kit generate` sees them all.
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
-import { index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { int, nanos } from "./columns.ts";
 
 /**
@@ -39,6 +39,10 @@ export const workflows = sqliteTable(
     // `created` of the latest status event: retention never prunes it, so every workflow the
     // appview may still show keeps its current status on /events.
     lastEventCreated: nanos("last_event_created"),
+    // createdAt of the first `running` and of the terminal status: startedAt and finishedAt of
+    // the sh.tangled.ci.pipeline view.
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
     // Set once the provider accepted the workflow; null when it failed before reaching one
     // (no `tack:` block, unknown provider, bad options), whose logs are then the error itself.
     spawnedAt: int("spawned_at"),
@@ -64,18 +68,22 @@ export const cursors = sqliteTable("cursors", {
 /**
  * Owner: src/tangled/membership.ts. sh.tangled.repo records that name this spindle, keyed by
  * the record (author DID + rkey). A repo switched to another spindle or deleted is removed.
+ * Today's records carry the repo's own DID (`repo_did`), by which knots and the appview name
+ * the repo; older ones only a `name`, which today's records may omit.
  */
 export const repos = sqliteTable(
   "repos",
   {
     did: text("did").notNull(),
     rkey: text("rkey").notNull(),
-    name: text("name").notNull(),
+    name: text("name"),
     knot: text("knot").notNull(),
+    repoDid: text("repo_did"),
   },
   (table) => [
     primaryKey({ columns: [table.did, table.rkey] }),
     index("repos_owner_name_knot").on(table.did, table.name, table.knot),
+    uniqueIndex("repos_repo_did").on(table.repoDid),
   ],
 );
 
@@ -111,20 +119,125 @@ export const collaborators = sqliteTable(
 );
 
 /**
- * Owner: src/pipeline/triggers.ts. Every sh.tangled.pipeline trigger accepted from a knot, keyed
- * by (knot, rkey) so a trigger is processed once, ever. `dispatched_at` stays null until every
- * workflow reached its provider; triggers left undispatched by a crash are finished at start.
+ * Owner: src/pipeline/pipelines.ts. Every pipeline tack runs: those knots announce (their TID as
+ * `rkey`) and those tack mints itself. Keyed by (knot, rkey), which makes a knot's pipeline run
+ * once, ever. `created` is Unix ns on the event log's clock: it orders pipelines for
+ * sh.tangled.ci.queryPipelines and is its cursor. `repo` is the repo DID, or the owner DID for
+ * pipelines that predate repo DIDs: the key queryPipelines filters on. `dispatched_at` stays null
+ * until every workflow reached its provider; a crash in between is finished at the next start.
  */
-export const triggers = sqliteTable(
-  "triggers",
+export const pipelines = sqliteTable(
+  "pipelines",
   {
+    created: nanos("created").primaryKey(),
     knot: text("knot").notNull(),
     rkey: text("rkey").notNull(),
+    repo: text("repo").notNull(),
+    kind: text("kind").notNull(),
+    // The commit the pipeline runs on ("" when the trigger names none).
+    commitSha: text("commit_sha").notNull(),
+    // "knot" (announced by a knot) or "tack" (minted here and published on /events).
+    origin: text("origin").notNull(),
+    // The sh.tangled.pipeline record, as JSON.
     record: text("record").notNull(),
     receivedAt: int("received_at").notNull(),
     dispatchedAt: int("dispatched_at"),
   },
-  (table) => [primaryKey({ columns: [table.knot, table.rkey] })],
+  (table) => [
+    uniqueIndex("pipelines_knot_rkey").on(table.knot, table.rkey),
+    index("pipelines_rkey").on(table.rkey),
+    index("pipelines_repo_created").on(table.repo, table.created),
+    index("pipelines_repo_kind_created").on(table.repo, table.kind, table.created),
+    index("pipelines_repo_commit_created").on(table.repo, table.commitSha, table.created),
+    index("pipelines_undispatched").on(table.dispatchedAt),
+  ],
+);
+
+/**
+ * Owner: src/tangled/membership.ts. Collaborators a repo's own knot announced
+ * (sh.tangled.repo.collaboratorUpdate), keyed by repo DID: push rights like record-based ones.
+ */
+export const knotCollaborators = sqliteTable(
+  "knot_collaborators",
+  {
+    repoDid: text("repo_did").notNull(),
+    subject: text("subject").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repoDid, table.subject] })],
+);
+
+/**
+ * Owner: src/pipeline/trigger-events.ts. Every push and pull request event that may become a
+ * pipeline, keyed by (repo, ref, commit) so it runs once whoever announces it: a knot's
+ * refUpdate, a legacy knot pipeline, a pull record on Jetstream, in any order, replayed or not.
+ * `repo` is the repo DID (owner DID/name for repos without one); for pull requests `ref` is
+ * `pull:<source>:<target>:<action>`. While `state` is "loading" tack reads the workflow files
+ * from the knot (retried with backoff, durably); "done" ends it (with the pipeline that ran, if
+ * any), "gave-up" after the files could not be read for ten minutes. `fallback` holds a legacy
+ * knot pipeline for the same event, run instead if the files cannot be read.
+ */
+export const triggerEvents = sqliteTable(
+  "trigger_events",
+  {
+    repo: text("repo").notNull(),
+    ref: text("ref").notNull(),
+    sha: text("sha").notNull(),
+    knot: text("knot").notNull(),
+    state: text("state").notNull(),
+    // The trigger metadata to build the pipeline from, and the push's changed files, as JSON.
+    trigger: text("trigger").notNull(),
+    changedFiles: text("changed_files").notNull(),
+    attempts: int("attempts").notNull(),
+    nextAttemptAt: int("next_attempt_at"),
+    lastError: text("last_error"),
+    fallbackRkey: text("fallback_rkey"),
+    fallback: text("fallback"),
+    pipelineRkey: text("pipeline_rkey"),
+    receivedAt: int("received_at").notNull(),
+    finishedAt: int("finished_at"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.repo, table.ref, table.sha] }),
+    index("trigger_events_state").on(table.state),
+    index("trigger_events_finished_at").on(table.finishedAt),
+  ],
+);
+
+/**
+ * Owner: src/pipeline/pull-intake.ts. Branch pull requests on this spindle's repos, by the
+ * at-uri of their sh.tangled.repo.pull record: the branches and the latest round's commit, so a
+ * later status record (reopened, closed, merged) can run without reading the pull again.
+ * `source_sha` is null until the latest round's patch has been read from the author's PDS.
+ */
+export const pulls = sqliteTable("pulls", {
+  uri: text("uri").primaryKey(),
+  author: text("author").notNull(),
+  // The trigger_events repo key of the target repo.
+  repo: text("repo").notNull(),
+  sourceBranch: text("source_branch").notNull(),
+  targetBranch: text("target_branch").notNull(),
+  sourceSha: text("source_sha"),
+  updatedAt: int("updated_at").notNull(),
+});
+
+/**
+ * Owner: src/pipeline/pull-intake.ts. Pull request rounds whose commit is still to be read
+ * from the author's PDS (the latest round's patch), committed with the Jetstream cursor that
+ * delivered them so none is lost; retried with backoff, then given up.
+ */
+export const pullQueue = sqliteTable(
+  "pull_queue",
+  {
+    uri: text("uri").notNull(),
+    action: text("action").notNull(),
+    // The blob CID of the round's patch.
+    patchCid: text("patch_cid").notNull(),
+    attempts: int("attempts").notNull(),
+    nextAttemptAt: int("next_attempt_at"),
+    lastError: text("last_error"),
+    receivedAt: int("received_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.uri, table.action, table.patchCid] })],
 );
 
 /**

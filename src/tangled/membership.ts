@@ -9,16 +9,26 @@
  */
 import { and, eq, inArray, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { collaborators, members, repos } from "../db/schema.ts";
+import { collaborators, knotCollaborators, members, repos } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
-import type { CollaboratorRecord, RepoRecord, SpindleMemberRecord } from "./lexicons.ts";
+import type {
+  CollaboratorRecord,
+  CollaboratorUpdate,
+  RepoRecord,
+  SpindleMemberRecord,
+} from "./lexicons.ts";
 
 export interface TrackedRepo {
+  /** The owner's DID (the author of the sh.tangled.repo record). */
   did: string;
   rkey: string;
-  name: string;
+  name: string | null;
   knot: string;
+  /** The repo's own DID; null for records that predate repo DIDs. */
+  repoDid: string | null;
 }
+
+export type RepoOutcome = "tracked" | "untracked" | "repo-did-taken";
 
 export class Membership {
   constructor(
@@ -26,21 +36,39 @@ export class Membership {
     private readonly self: { ownerDid: string; hostname: string },
   ) {}
 
-  /** A repo record naming this spindle is tracked; any other version of it is not. */
-  applyRepo(tx: Tx, did: string, rkey: string, record: RepoRecord | undefined): void {
+  /**
+   * A repo record naming this spindle is tracked; any other version of it is not. A repo DID
+   * belongs to the first owner who registered it here: another owner's record claiming it is
+   * refused ("repo-did-taken"), so nobody can take over someone else's repo by naming its DID.
+   */
+  applyRepo(tx: Tx, did: string, rkey: string, record: RepoRecord | undefined): RepoOutcome {
+    const thisRecord = and(eq(repos.did, did), eq(repos.rkey, rkey));
     if (record?.spindle !== this.self.hostname) {
-      tx.delete(repos)
-        .where(and(eq(repos.did, did), eq(repos.rkey, rkey)))
-        .run();
-      return;
+      tx.delete(repos).where(thisRecord).run();
+      return "untracked";
     }
+    const repoDid = record.repoDid ?? null;
+    if (repoDid) {
+      const holders = tx.select().from(repos).where(eq(repos.repoDid, repoDid)).all();
+      if (holders.some((holder) => holder.did !== did)) {
+        tx.delete(repos).where(thisRecord).run();
+        return "repo-did-taken";
+      }
+      // The same owner may re-create the record under another key: the newest one wins.
+      for (const holder of holders) {
+        if (holder.rkey !== rkey) {
+          tx.delete(repos)
+            .where(and(eq(repos.did, did), eq(repos.rkey, holder.rkey)))
+            .run();
+        }
+      }
+    }
+    const values = { name: record.name ?? null, knot: record.knot, repoDid };
     tx.insert(repos)
-      .values({ did, rkey, name: record.name, knot: record.knot })
-      .onConflictDoUpdate({
-        target: [repos.did, repos.rkey],
-        set: { name: record.name, knot: record.knot },
-      })
+      .values({ did, rkey, ...values })
+      .onConflictDoUpdate({ target: [repos.did, repos.rkey], set: values })
       .run();
+    return "tracked";
   }
 
   /** Only the owner admits members, and only to this instance. */
@@ -58,8 +86,9 @@ export class Membership {
   }
 
   /**
-   * Kept only for repos owned by an allowed DID (the repo's at-uri names its owner): anyone on
-   * the network can write collaborator records, and we store just the ones that concern us.
+   * Kept only when written by the owner or a member (anyone on the network can write
+   * collaborator records; only records by people who may own repos here can matter). Whether a
+   * record really grants rights is decided when asked: its author must own the repo it names.
    */
   applyCollaborator(
     tx: Tx,
@@ -67,11 +96,9 @@ export class Membership {
     rkey: string,
     record: CollaboratorRecord | undefined,
   ): void {
-    const repoOwner = record ? /^at:\/\/([^/]+)\//.exec(record.repo)?.[1] : undefined;
-    if (!record || !repoOwner || !this.isAllowed(repoOwner)) {
-      tx.delete(collaborators)
-        .where(and(eq(collaborators.did, did), eq(collaborators.rkey, rkey)))
-        .run();
+    const thisRecord = and(eq(collaborators.did, did), eq(collaborators.rkey, rkey));
+    if (!record || !this.isAllowed(did)) {
+      tx.delete(collaborators).where(thisRecord).run();
       return;
     }
     tx.insert(collaborators)
@@ -83,6 +110,62 @@ export class Membership {
       .run();
   }
 
+  /**
+   * A collaborator change announced by a knot; only the repo's own knot may announce it.
+   * Returns false (changing nothing) when the repo is not tracked or lives on another knot.
+   */
+  applyKnotCollaborator(tx: Tx, knot: string, update: CollaboratorUpdate): boolean {
+    const repo = this.repoByDid(update.repo);
+    if (!repo || repo.knot !== knot) return false;
+    const row = { repoDid: update.repo, subject: update.subject };
+    if (update.op === "add") tx.insert(knotCollaborators).values(row).onConflictDoNothing().run();
+    else {
+      tx.delete(knotCollaborators)
+        .where(
+          and(
+            eq(knotCollaborators.repoDid, row.repoDid),
+            eq(knotCollaborators.subject, row.subject),
+          ),
+        )
+        .run();
+    }
+    return true;
+  }
+
+  /**
+   * Whether `actor` may push to (and run, trigger or cancel pipelines of) `repo`: its owner, a
+   * collaborator named by a record the owner wrote, or one the repo's knot announced.
+   */
+  hasPushRights(actor: string, repo: TrackedRepo): boolean {
+    if (actor === repo.did) return true;
+    const names = [`at://${repo.did}/sh.tangled.repo/${repo.rkey}`];
+    if (repo.repoDid) names.push(repo.repoDid);
+    const byRecord = this.db
+      .select({ subject: collaborators.subject })
+      .from(collaborators)
+      .where(
+        and(
+          eq(collaborators.did, repo.did),
+          eq(collaborators.subject, actor),
+          inArray(collaborators.repo, names),
+        ),
+      )
+      .limit(1)
+      .get();
+    if (byRecord) return true;
+    if (!repo.repoDid) return false;
+    return (
+      this.db
+        .select({ subject: knotCollaborators.subject })
+        .from(knotCollaborators)
+        .where(
+          and(eq(knotCollaborators.repoDid, repo.repoDid), eq(knotCollaborators.subject, actor)),
+        )
+        .limit(1)
+        .get() !== undefined
+    );
+  }
+
   /** The owner or an admitted member. */
   isAllowed(did: string): boolean {
     if (did === this.self.ownerDid) return true;
@@ -91,7 +174,39 @@ export class Membership {
     );
   }
 
-  /** The tracked repo `did/name` hosted on `knot`, if any. */
+  /**
+   * The tracked repo with this repo DID whose owner may use this spindle: the repos tack acts
+   * for (and whose knots it may dial) on anyone's request.
+   */
+  servedRepo(repoDid: string): TrackedRepo | undefined {
+    const repo = this.repoByDid(repoDid);
+    return repo && this.isAllowed(repo.did) ? repo : undefined;
+  }
+
+  /** The tracked repo with this repo DID, if any. */
+  repoByDid(repoDid: string): TrackedRepo | undefined {
+    return this.db.select().from(repos).where(eq(repos.repoDid, repoDid)).get();
+  }
+
+  /** The tracked repo of the sh.tangled.repo record `did`/`rkey`, if any. */
+  repoByRecord(did: string, rkey: string): TrackedRepo | undefined {
+    return this.db
+      .select()
+      .from(repos)
+      .where(and(eq(repos.did, did), eq(repos.rkey, rkey)))
+      .get();
+  }
+
+  /** The tracked repo `did/name` on whatever knot, if any (repos that predate repo DIDs). */
+  trackedRepoByName(did: string, name: string): TrackedRepo | undefined {
+    return this.db
+      .select()
+      .from(repos)
+      .where(and(eq(repos.did, did), eq(repos.name, name)))
+      .get();
+  }
+
+  /** The tracked repo `did/name` hosted on `knot`, if any (records that predate repo DIDs). */
   trackedRepo(did: string, name: string, knot: string): TrackedRepo | undefined {
     return this.db
       .select()
@@ -110,15 +225,5 @@ export class Membership {
       .orderBy(repos.knot)
       .all();
     return rows.map((row) => row.knot);
-  }
-
-  /** Collaborators recorded for the repo at `repoUri` (at://<did>/sh.tangled.repo/<rkey>). */
-  collaboratorsOf(repoUri: string): string[] {
-    return this.db
-      .select({ subject: collaborators.subject })
-      .from(collaborators)
-      .where(eq(collaborators.repo, repoUri))
-      .all()
-      .map((row) => row.subject);
   }
 }

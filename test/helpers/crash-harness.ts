@@ -25,7 +25,7 @@ import { buildkiteHeaders } from "./sign-buildkite.ts";
 import { signGithub } from "./sign-github.ts";
 import { tempDir } from "./tack.ts";
 import { until } from "./wait.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
+import { freshSha, newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const HOSTNAME = "crash.test";
@@ -254,7 +254,8 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
 function pushTrigger(knot: FakeKnot): string {
   return knot.push(
     "sh.tangled.pipeline",
-    pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS }),
+    // Each push its own commit: pushes run once per (repo, ref, commit).
+    pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS, sha: freshSha() }),
   );
 }
 

@@ -34,11 +34,14 @@ export const FAKE_WORKFLOW: WorkflowFile = {
 export function pipelineRecord(options: {
   knot: string;
   did: string;
-  repo: string;
+  repo?: string;
+  repoDid?: string;
   workflows?: WorkflowFile[];
   kind?: "push" | "pull_request";
+  sha?: string;
+  ref?: string;
 }) {
-  const sha = "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+  const sha = options.sha ?? "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
   return {
     $type: "",
     triggerMetadata: {
@@ -52,11 +55,17 @@ export function pipelineRecord(options: {
               targetBranch: "main",
             },
           }
-        : { push: { newSha: sha, oldSha: "0".repeat(40), ref: "refs/heads/main" } }),
-      repo: { defaultBranch: "", did: options.did, knot: options.knot, repo: options.repo },
+        : { push: { newSha: sha, oldSha: "0".repeat(40), ref: options.ref ?? "refs/heads/main" } }),
+      repo: {
+        defaultBranch: "",
+        did: options.did,
+        knot: options.knot,
+        ...(options.repo === undefined ? {} : { repo: options.repo }),
+        ...(options.repoDid === undefined ? {} : { repoDid: options.repoDid }),
+      },
     },
     workflows: (options.workflows ?? [FAKE_WORKFLOW]).map((workflow) => ({
-      clone: { depth: 0, skip: false, submodules: false },
+      clone: { depth: 0, skip: false, submodules: true, tags: true },
       engine: "nixery",
       name: workflow.name,
       raw: workflow.raw,
@@ -64,12 +73,51 @@ export function pipelineRecord(options: {
   };
 }
 
-export function repoRecord(options: { name: string; knot: string; spindle?: string }) {
+/**
+ * An sh.tangled.git.refUpdate event as today's knots write it (`repo` is the repo DID), or as
+ * older knots did (`repoDid` is the owner's DID, with `repoName`, and no `repo`).
+ */
+export function refUpdateRecord(options: {
+  repo?: string;
+  owner?: string;
+  legacyName?: string;
+  ref?: string;
+  newSha: string;
+  oldSha?: string;
+  changedFiles?: string[];
+  pushOptions?: string[];
+  committer?: string;
+}) {
+  const owner = options.owner ?? OWNER;
+  const deleted = options.newSha === "0".repeat(40);
+  return {
+    $type: "",
+    ...(options.changedFiles ? { changedFiles: options.changedFiles } : {}),
+    committerDid: options.committer ?? owner,
+    meta: deleted ? null : { commitCount: { byEmail: [] }, isDefaultRef: true },
+    newSha: options.newSha,
+    oldSha: options.oldSha ?? "0".repeat(40),
+    ...(options.legacyName
+      ? { repoDid: owner, repoName: options.legacyName }
+      : { ownerDid: owner, repo: options.repo }),
+    ...(options.pushOptions ? { pushOptions: options.pushOptions } : {}),
+    ref: options.ref ?? "refs/heads/main",
+  };
+}
+
+/** An sh.tangled.repo record; today's carry `repoDid` and may leave out `name`. */
+export function repoRecord(options: {
+  name?: string;
+  knot: string;
+  spindle?: string;
+  repoDid?: string;
+}) {
   return {
     $type: "sh.tangled.repo",
     createdAt: "2026-11-26T20:00:00Z",
     knot: options.knot,
-    name: options.name,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.repoDid === undefined ? {} : { repoDid: options.repoDid }),
     ...(options.spindle === undefined ? {} : { spindle: options.spindle }),
   };
 }
@@ -81,6 +129,13 @@ export function memberRecord(subject: string, instance: string) {
     instance,
     subject,
   };
+}
+
+let shaCounter = 0;
+/** A commit id no other call returns: each push in a test is a push of its own. */
+export function freshSha(): string {
+  shaCounter++;
+  return new Bun.CryptoHasher("sha1").update(`commit ${Date.now()} ${shaCounter}`).digest("hex");
 }
 
 const TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";
@@ -95,4 +150,53 @@ export function newTid(): string {
     value >>= 5n;
   }
   return out;
+}
+
+/**
+ * A `git format-patch` series as Tangled stores a pull request round's patch (before gzip):
+ * one patch per commit, each starting with `From <commit> Mon Sep 17 00:00:00 2001`.
+ */
+export function formatPatch(commits: string[]): string {
+  return commits
+    .map(
+      (commit, i) =>
+        `From ${commit} Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.com>\nDate: Tue, 1 Dec 2026 10:00:00 +0000\nSubject: [PATCH ${i + 1}/${commits.length}] change ${i + 1}\n\n---\n a.txt | 1 +\n 1 file changed, 1 insertion(+)\n\ndiff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -0,0 +1 @@\n+line ${i + 1}\n--\n2.49.0\n\n`,
+    )
+    .join("");
+}
+
+/** An sh.tangled.repo.pull record of today's shape: rounds whose patches are blobs. */
+export function pullRecord(options: {
+  targetRepo: string;
+  targetBranch?: string;
+  sourceBranch?: string;
+  sourceRepo?: string;
+  /** Older records name the source commit directly. */
+  sourceSha?: string;
+  rounds?: string[];
+}) {
+  return {
+    $type: "sh.tangled.repo.pull",
+    createdAt: "2026-12-01T10:00:00Z",
+    title: "a change",
+    target: { branch: options.targetBranch ?? "main", repoDid: options.targetRepo },
+    source: {
+      branch: options.sourceBranch ?? "feature",
+      ...(options.sourceSha ? { sha: options.sourceSha } : {}),
+      ...(options.sourceRepo ? { repoDid: options.sourceRepo } : {}),
+    },
+    ...(options.rounds
+      ? {
+          rounds: options.rounds.map((cid) => ({
+            createdAt: "2026-12-01T10:00:00Z",
+            patchBlob: {
+              $type: "blob",
+              ref: { $link: cid },
+              mimeType: "application/gzip",
+              size: 100,
+            },
+          })),
+        }
+      : {}),
+  };
 }

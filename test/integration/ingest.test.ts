@@ -13,6 +13,7 @@ import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import {
   FAKE_WORKFLOW,
+  freshSha,
   MEMBER,
   memberRecord,
   newTid,
@@ -94,6 +95,8 @@ describe("ingestion", () => {
       "sh.tangled.spindle.member",
       "sh.tangled.repo",
       "sh.tangled.repo.collaborator",
+      "sh.tangled.repo.pull",
+      "sh.tangled.repo.pull.status",
     ]);
     registerRepo(jetstream, OWNER, "app", knot.host);
     await until(() => knot.openConnections === 1, "knot followed");
@@ -180,12 +183,12 @@ describe("ingestion", () => {
     );
     expect(byName["broken.yml"]?.error).toStartWith("workflow YAML does not parse");
 
-    const reasons = service.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"));
+    const reasons = service.logs.filter((l) => String(l.msg).startsWith("pipeline: rejected"));
     expect(reasons.map((l) => [l.msg, l.pipeline_rkey])).toEqual([
-      ["trigger: rejected, repo owner is not the spindle owner or a member", rejected.stranger],
-      ["trigger: rejected, repo does not use this spindle", rejected.notOurs],
-      ["trigger: rejected, knot mismatch", rejected.mismatch],
-      ["trigger: rejected, malformed record", rejected.malformed],
+      ["pipeline: rejected, repo owner is not the spindle owner or a member", rejected.stranger],
+      ["pipeline: rejected, repo does not use this spindle", rejected.notOurs],
+      ["pipeline: rejected, knot mismatch", rejected.mismatch],
+      ["pipeline: rejected, malformed record", rejected.malformed],
     ]);
 
     // The appview's log view shows the same message.
@@ -283,20 +286,21 @@ describe("ingestion", () => {
     await events.opened;
 
     const record = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" });
+    const later = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() });
     const first = knot.push("sh.tangled.pipeline", record);
     await until(
       () => forPipeline(events.frames, knot.host, first).length >= 1,
       "first trigger pending",
     );
     knot.dropAll();
-    const second = knot.push("sh.tangled.pipeline", record); // stored while tack is away
+    const second = knot.push("sh.tangled.pipeline", later); // stored while tack is away
     await until(
       () => knot.connections.length === 2 && knot.openConnections === 1,
       "tack reconnected",
     );
     expect(knot.connections[1]?.searchParams.get("cursor")).toMatch(/^\d+$/);
     knot.push("sh.tangled.pipeline", record, first); // the same trigger again
-    knot.push("sh.tangled.pipeline", record, second);
+    knot.push("sh.tangled.pipeline", later, second);
 
     await until(
       () => forPipeline(events.frames, knot.host, second).length === 3,
@@ -333,7 +337,10 @@ describe("ingestion", () => {
     );
     await first.tack.stop();
 
-    const during = knot.push("sh.tangled.pipeline", record); // pushed while tack is down
+    const during = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+    ); // pushed while tack is down
     const second = await tackFor(jetstream, dir);
     await until(() => knot.connections.length === 2, "knot followed again after restart");
     // Resumed from durable cursors, not from scratch.
@@ -437,7 +444,9 @@ test("two workflows with the same name in one trigger: the first runs, the secon
     "first finished",
   );
   expect(spawnsOf(service, rkey)).toBe(1);
-  expect(service.logs.some((l) => l.msg === "trigger: duplicate workflow name ignored")).toBe(true);
+  expect(service.logs.some((l) => l.msg === "pipeline: duplicate workflow name ignored")).toBe(
+    true,
+  );
 });
 
 test("changes made on Jetstream while tack was down apply before the knots' backlogs are judged", async () => {
@@ -464,5 +473,5 @@ test("changes made on Jetstream while tack was down apply before the knots' back
   jetstream.replayDelayMs = 400; // Jetstream answers the resume a little slower than the knot
   const second = await tackFor(jetstream, dir);
   await until(() => spawnsOf(second, pushed) === 1, "member's trigger spawned after restart");
-  expect(second.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"))).toEqual([]);
+  expect(second.logs.filter((l) => String(l.msg).startsWith("pipeline: rejected"))).toEqual([]);
 });
