@@ -28,8 +28,8 @@ import {
   sql,
 } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { pruneBatch } from "../db/prune-batch.ts";
 import type { Db } from "../db/client.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
 import { pipelines } from "../db/schema.ts";
 import type { OnCommit, Tx, Writer } from "../db/writer.ts";
 import type { Broker } from "../eventlog/broker.ts";

@@ -11,8 +11,8 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import { and, eq, isNotNull, lt } from "drizzle-orm";
-import { pruneBatch } from "../db/prune-batch.ts";
 import type { Db } from "../db/client.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
 import { triggerEvents } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 import { PipelineRecord, TriggerMetadata } from "../tangled/lexicons.ts";

@@ -255,7 +255,13 @@ function pushTrigger(knot: FakeKnot): string {
   return knot.push(
     "sh.tangled.pipeline",
     // Each push its own commit: pushes run once per (repo, ref, commit).
-    pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS, sha: freshSha() }),
+    pipelineRecord({
+      knot: knot.host,
+      did: OWNER,
+      repo: "app",
+      workflows: WORKFLOWS,
+      sha: freshSha(),
+    }),
   );
 }
 
