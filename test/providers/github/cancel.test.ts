@@ -9,6 +9,7 @@ import type { TestTack } from "../../helpers/tack.ts";
 import { checkRows } from "../check-rows.ts";
 import {
   dispatchGithub,
+  FAST,
   githubProvider,
   githubTack,
   newWorkflowId,
@@ -94,6 +95,25 @@ describe("github cancel", () => {
       .query("select state from github_runs where pipeline_rkey = ?")
       .get(id.pipelineRkey) as { state: string };
     expect(row.state).toBe("tack:lost");
+  });
+
+  test("a run GitHub lists only after a moment is found and cancelled", async () => {
+    const fake = startFakeGithub();
+    fake.dispatchMode = "no-content";
+    // No discovery and no reconciler: only the cancel itself looks for the run.
+    const tack = githubProvider(fake, {
+      ...FAST,
+      discoveryDelaysMs: [],
+      reconcileIntervalMs: 3_600_000,
+    });
+    const id = newWorkflowId();
+    fake.listLag = 3;
+    await dispatchGithub(tack, id);
+    const workflow = tack.workflows.get(id);
+    if (!workflow) throw new Error("unknown workflow");
+    await tack.provider.cancel(workflow);
+    const [call] = fake.callsTo("POST", /\/cancel$/);
+    expect(call?.path).toBe(`/repos/${RUNNER_REPO}/actions/runs/${fake.lastRun().id}/cancel`);
   });
 
   test("a cancel GitHub refuses is a CancelError saying what to check, never the token", async () => {
