@@ -5,6 +5,7 @@
  */
 import { type App, createApp } from "./app.ts";
 import { IdentityResolver } from "./atproto/identity.ts";
+import { ServiceAuth, serviceDid } from "./atproto/service-auth.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
@@ -19,8 +20,10 @@ import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { createHealthCheck, registerServiceGauges } from "./observe.ts";
+import { PipelineCancel } from "./pipeline/cancel.ts";
 import { TriggerEventRunner } from "./pipeline/event-runner.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
+import { ManualRuns } from "./pipeline/manual-runs.ts";
 import { Pipelines } from "./pipeline/pipelines.ts";
 import { PullIntake } from "./pipeline/pull-intake.ts";
 import { PushIntake } from "./pipeline/push-intake.ts";
@@ -31,6 +34,10 @@ import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
+import { SecretsDelivery } from "./secrets/delivery.ts";
+import { SecretsKey } from "./secrets/key.ts";
+import { Secrets } from "./secrets/store.ts";
+import { SecretTokens } from "./secrets/tokens.ts";
 import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
@@ -58,6 +65,8 @@ export interface Tack {
   pushes: PushIntake;
   pulls: PullIntake;
   identities: IdentityResolver;
+  secrets: Secrets;
+  secretsDelivery: SecretsDelivery;
   eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
@@ -176,6 +185,17 @@ export async function startTack(
     log,
     fetch: overrides.atprotoFetch,
   });
+  const secrets = new Secrets(
+    database.db,
+    writer,
+    new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
+  );
+  const secretTokens = new SecretTokens(writer);
+  const secretsDelivery = new SecretsDelivery({
+    tokens: secretTokens,
+    clock,
+    url: `${config.dev ? "http" : "https"}://${config.hostname}/secrets`,
+  });
   let knotsReady = false;
   const knots = new KnotStreams({
     dev: config.dev,
@@ -219,6 +239,10 @@ export async function startTack(
         prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
       },
       {
+        name: "secret_tokens",
+        prune: (tx, cutoffMs, limit) => secretTokens.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
         name: "trigger_events",
         prune: (tx, cutoffMs, limit) => triggerEvents.pruneBefore(tx, cutoffMs, limit),
       },
@@ -255,6 +279,21 @@ export async function startTack(
     providers,
     sockets,
     logSlots: new LogStreamSlots(),
+    auth: new ServiceAuth({
+      audience: serviceDid(config.hostname),
+      identities,
+      now: () => clock.now(),
+    }),
+    runs: new ManualRuns({ pipelines, runner, membership, workflowFiles, identities, log }),
+    cancel: new PipelineCancel({
+      workflows,
+      providers,
+      log,
+      onCiFailure: (provider) => metrics.ciCancelFailures.inc({ provider }),
+    }),
+    secrets,
+    secretTokens,
+    clock,
     log,
     metrics,
     health: createHealthCheck(observed),
@@ -347,6 +386,8 @@ export async function startTack(
     pushes,
     pulls,
     identities,
+    secrets,
+    secretsDelivery,
     eventRunner,
     jetstream,
     knots,
