@@ -4,8 +4,10 @@
  * with real signing keys, and a CI stand-in ("held") whose builds run until told otherwise.
  */
 
+import type { Config } from "../../src/config.ts";
 import type { Workflows } from "../../src/pipeline/workflows.ts";
 import type { Provider } from "../../src/providers/provider.ts";
+import type { TackOverrides } from "../../src/tack.ts";
 import { ciNetwork, REPO_DID } from "./ci-network.ts";
 import { FakeAtproto } from "./fake-atproto.ts";
 import { type Algorithm, createSigner, serviceToken, type TestSigner } from "./service-auth.ts";
@@ -55,6 +57,8 @@ export class HeldCi {
 export async function actionsNetwork(
   defer: (step: () => unknown) => void,
   alg: Algorithm = "ES256",
+  overrides: TackOverrides = {},
+  config: Partial<Config> = {},
 ) {
   const atproto = FakeAtproto.start();
   defer(() => atproto.stop());
@@ -67,8 +71,8 @@ export async function actionsNetwork(
   const ci = new HeldCi();
   const network = await ciNetwork(
     defer,
-    { providers: (deps) => [ci.provider(deps)] },
-    { plcUrl: atproto.url },
+    { providers: (deps) => [ci.provider(deps)], ...overrides },
+    { plcUrl: atproto.url, ...config },
   );
   const get = (did: string) => {
     const found = callers.get(did);
