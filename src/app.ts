@@ -9,6 +9,7 @@
  * the wrong HTTP method 400 InvalidRequest.
  */
 import { Elysia } from "elysia";
+import type { IdentityResolver } from "./atproto/identity.ts";
 import type { ServiceAuth } from "./atproto/service-auth.ts";
 import type { Clock } from "./clock.ts";
 import type { EventStore } from "./eventlog/store.ts";
@@ -57,6 +58,7 @@ export interface AppDeps {
   workflows: Workflows;
   pipelines: Pipelines;
   membership: Membership;
+  identities: IdentityResolver;
   workflowFiles: WorkflowFiles;
   providers: ProviderRegistry;
   sockets: OpenSockets;

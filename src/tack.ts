@@ -275,6 +275,7 @@ export async function startTack(
     workflows,
     pipelines,
     membership,
+    identities,
     workflowFiles,
     providers,
     sockets,

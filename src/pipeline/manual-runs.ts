@@ -10,8 +10,8 @@
  * every call is a run of its own (a retry runs again).
  */
 import type { IdentityResolver } from "../atproto/identity.ts";
-import { IdentityError } from "../atproto/identity.ts";
 import type { Logger } from "../log.ts";
+import { ForkSourceError, forkAtKnot } from "../tangled/fork-source.ts";
 import { KnotXrpcError } from "../tangled/knot-xrpc.ts";
 import type { TriggerMetadata } from "../tangled/lexicons.ts";
 import type { Membership, TrackedRepo } from "../tangled/membership.ts";
@@ -77,7 +77,7 @@ export class ManualRuns {
   ): Promise<StoredPipeline> {
     const fork =
       request.sourceRepo && request.sourceRepo !== repo.repoDid ? request.sourceRepo : undefined;
-    const source = fork ? await this.forkAtKnot(fork) : repoAtKnot(repo);
+    const source = fork ? await this.fork(fork) : repoAtKnot(repo);
     const target = repoAtKnot(repo);
     const [files, defaultBranch] = await Promise.all([
       this.read(() => this.deps.workflowFiles.load(source, request.sha), request.sha),
@@ -106,17 +106,12 @@ export class ManualRuns {
     return pipeline;
   }
 
-  /** Where a fork's files are: its knot, from this spindle's repos or the fork's DID document. */
-  private async forkAtKnot(fork: string): Promise<RepoAtKnot> {
-    const served = this.deps.membership.repoByDid(fork);
-    if (served) return repoAtKnot(served);
+  private async fork(fork: string): Promise<RepoAtKnot> {
     try {
-      const { knot } = await this.deps.identities.resolve(fork);
-      if (!knot) throw new RunRefusedError(400, `sourceRepo ${fork} names no knot`);
-      return { knot, ref: { repoDid: fork } };
+      return await forkAtKnot(fork, this.deps);
     } catch (error) {
-      if (error instanceof IdentityError) {
-        throw new RunRefusedError(error.retryable ? 502 : 400, `sourceRepo: ${error.message}`);
+      if (error instanceof ForkSourceError) {
+        throw new RunRefusedError(error.retryable ? 502 : 400, error.message);
       }
       throw error;
     }
