@@ -191,13 +191,15 @@ describe("secrets for a build", () => {
       owner.auth("sh.tangled.ci.triggerPipeline"),
     );
     const rkey = trigger.body.pipeline?.split("/").at(-1) ?? "";
+    const find = (name: string) =>
+      service.tack.workflows.get({ knot: knot.host, pipelineRkey: rkey, name });
     const workflow = (name: string) => {
-      const found = service.tack.workflows.get({ knot: knot.host, pipelineRkey: rkey, name });
+      const found = find(name);
       if (!found) throw new Error(`no workflow ${name}`);
       return found;
     };
     await until(
-      () => workflow("a.yml").status === "running" && workflow("b.yml").status === "running",
+      () => find("a.yml")?.status === "running" && find("b.yml")?.status === "running",
       "running",
     );
     return { ...network, clock, rkey, workflow };
