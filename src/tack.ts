@@ -7,6 +7,7 @@ import { type App, createApp } from "./app.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
+import { acquireInstanceLock } from "./db/instance-lock.ts";
 import { runMigrations } from "./db/migrate.ts";
 import { Writer } from "./db/writer.ts";
 import { Broker } from "./eventlog/broker.ts";
@@ -16,7 +17,12 @@ import type { EventsOptions } from "./http/events.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { createHealthCheck, registerServiceGauges } from "./observe.ts";
+import {
+  createHealthCheck,
+  type HealthOptions,
+  logFinishedWorkflows,
+  registerServiceGauges,
+} from "./observe.ts";
 import { TriggerProcessor } from "./pipeline/trigger.ts";
 import { Triggers } from "./pipeline/triggers.ts";
 import { Workflows } from "./pipeline/workflows.ts";
@@ -24,11 +30,12 @@ import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
+import { StartupError } from "./startup-error.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
 import { KnotStreams } from "./tangled/knots.ts";
 import { Membership } from "./tangled/membership.ts";
-import type { StreamOptions } from "./tangled/ws-client.ts";
+import { StreamBoard, type StreamOptions } from "./tangled/ws-client.ts";
 
 export interface Tack {
   app: App;
@@ -64,6 +71,8 @@ export interface TackOverrides {
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
   retentionFirstDelayMs?: number;
+  /** When /healthz calls a lost upstream connection a problem, and how long its probe waits. */
+  health?: Partial<HealthOptions>;
 }
 
 export async function startTack(
@@ -71,10 +80,30 @@ export async function startTack(
   log: Logger,
   overrides: TackOverrides = {},
 ): Promise<Tack> {
-  const database = openDb(config.dbPath);
-  runMigrations(database.db);
-  const writer = new Writer(database.db, (error) =>
-    log.error("db: after-commit callback failed", { err: error }),
+  // One instance per database (and, below, per port): a second one refuses to start.
+  const lock = acquireInstanceLock(
+    config.dbPath,
+    `serving on ${config.listen.hostname}:${config.listen.port}`,
+  );
+  let database: OpenDb;
+  let schemaVersion: number;
+  try {
+    database = openDb(config.dbPath);
+    try {
+      schemaVersion = runMigrations(database.db, log, config.dbPath).version;
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  database.limitBusyWait();
+  const writer = new Writer(
+    database.db,
+    (error) => log.error("db: after-commit callback failed", { err: error }),
+    log,
   );
   const store = new EventStore(database.db);
   const broker = new Broker(writer, store);
@@ -112,13 +141,14 @@ export async function startTack(
     onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
   });
   let knotsReady = false;
+  const knotStreams = new StreamBoard();
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
     cursors,
     triggers,
     log,
-    stream: overrides.streams,
+    stream: { ...overrides.streams, board: knotStreams },
   });
   const jetstream = new JetstreamConsumer({
     url: config.jetstreamUrl,
@@ -160,6 +190,7 @@ export async function startTack(
     writer,
     jetstream,
     knots,
+    knotStreams,
     providers,
     workflows,
     sockets,
@@ -167,21 +198,37 @@ export async function startTack(
   };
   registerServiceGauges(metrics, observed);
 
-  const app = createApp({
-    ownerDid: config.ownerDid,
-    store,
-    lastBroadcastAt: () => broker.lastBroadcastAt,
-    workflows,
-    providers,
-    sockets,
-    log,
-    metrics,
-    health: createHealthCheck(observed),
-    events: overrides.events,
-  }).listen({ hostname: config.listen.hostname, port: config.listen.port });
+  let app: App;
+  try {
+    app = createApp({
+      ownerDid: config.ownerDid,
+      store,
+      lastBroadcastAt: () => broker.lastBroadcastAt,
+      workflows,
+      providers,
+      sockets,
+      log,
+      metrics,
+      health: createHealthCheck(observed, { schemaVersion, ...overrides.health }),
+      events: overrides.events,
+    }).listen({ hostname: config.listen.hostname, port: config.listen.port, reusePort: false });
+  } catch (error) {
+    // Most often the port is taken (another tack, or another service); reusePort is off so
+    // the kernel refuses instead of splitting requests between two processes.
+    database.close();
+    lock.release();
+    const where = `${config.listen.hostname}:${config.listen.port}`;
+    const inUse = error instanceof Error && "code" in error && error.code === "EADDRINUSE";
+    throw new StartupError(
+      inUse
+        ? `cannot listen on ${where}: address already in use (another tack or another service is listening there)`
+        : `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
   const server = app.server;
   if (!server) throw new Error("http: server did not start");
-  broker.attach(server);
+  broker.attach(logFinishedWorkflows(server, log));
   log.info("tack: listening", {
     addr: `${config.listen.hostname}:${server.port}`,
     port: server.port,
@@ -234,6 +281,7 @@ export async function startTack(
       // 4. Commit anything still queued, checkpoint the WAL, close the database.
       writer.flush();
       database.close();
+      lock.release();
       log.info("tack: stopped");
     })();
     return stopping;
