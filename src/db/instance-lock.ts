@@ -56,7 +56,9 @@ export function acquireInstanceLock(dbPath: string, role: string): InstanceLock 
   } catch (error) {
     if (isBusy(error)) throw new DatabaseInUseError(dbPath, undefined);
     throw new StartupError(
-      `cannot open lock file ${lockPath(dbPath)}: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot open database ${dbPath}: cannot create its lock file ${lockPath(dbPath)}: ${
+        error instanceof Error ? error.message : String(error)
+      } (does the directory exist, and may this user write it?)`,
       { cause: error },
     );
   }
