@@ -8,13 +8,14 @@
  */
 import { Elysia } from "elysia";
 import type { EventStore } from "./eventlog/store.ts";
+import { type WebhookBodyLimits, webhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
 import { type HealthReport, healthRoutes } from "./http/health.ts";
 import { logsRoutes } from "./http/logs.ts";
 import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
 import type { OpenSockets } from "./http/sockets.ts";
-import { webhooksRoutes } from "./http/webhooks.ts";
+import { KNOWN_PROVIDERS, webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Workflows } from "./pipeline/workflows.ts";
@@ -38,6 +39,7 @@ export interface AppDeps {
   metrics: Metrics;
   health: () => Promise<HealthReport>;
   events?: Partial<EventsOptions>;
+  webhookBodies?: Partial<WebhookBodyLimits>;
 }
 
 export function createApp(deps: AppDeps) {
@@ -64,6 +66,13 @@ export function createApp(deps: AppDeps) {
       log.error("http: unhandled error", { err: error });
       return plain(500, "internal error\n");
     })
+    .use(
+      webhookBodyLimits({
+        metrics: deps.metrics,
+        knownProviders: KNOWN_PROVIDERS,
+        ...deps.webhookBodies,
+      }),
+    )
     .use(rootRoutes())
     .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))

@@ -14,6 +14,8 @@ export type WebhookResult =
   | "unauthorized"
   | "bad_request"
   | "too_large"
+  | "busy"
+  | "timeout"
   | "unconfigured"
   | "error";
 

@@ -13,6 +13,7 @@ import { Writer } from "./db/writer.ts";
 import { Broker } from "./eventlog/broker.ts";
 import { Retention } from "./eventlog/retention.ts";
 import { EventStore } from "./eventlog/store.ts";
+import type { WebhookBodyLimits } from "./http/body-limits.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
@@ -71,6 +72,8 @@ export interface TackOverrides {
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
   retentionFirstDelayMs?: number;
+  /** Caps on in-flight webhook bodies (tests use small ones). */
+  webhookBodies?: Partial<WebhookBodyLimits>;
   /** When /healthz calls a lost upstream connection a problem, and how long its probe waits. */
   health?: Partial<HealthOptions>;
 }
@@ -211,6 +214,7 @@ export async function startTack(
       metrics,
       health: createHealthCheck(observed, { schemaVersion, ...overrides.health }),
       events: overrides.events,
+      webhookBodies: overrides.webhookBodies,
     }).listen({ hostname: config.listen.hostname, port: config.listen.port, reusePort: false });
   } catch (error) {
     // Most often the port is taken (another tack, or another service); reusePort is off so
