@@ -1,12 +1,24 @@
 /**
- * `bun run release`: the binaries operators download. Cross-compiles tack for every Linux a
- * VPS is likely to run (x64 needs AVX2; x64-baseline runs on older or masked CPUs; arm64), and
- * macOS on Apple silicon when this host can build it, into dist/, with a SHA256SUMS file that
- * `sha256sum -c` verifies. Bun fetches each target's runtime from the npm registry once.
+ * `bun run release`: the files operators download. Cross-compiles tack for every Linux a VPS is
+ * likely to run (x64 needs AVX2; x64-baseline runs on older or masked CPUs; arm64), and macOS on
+ * Apple silicon when this host can build it, into dist/; copies the deployment files the guide
+ * installs (systemd units, backup timer, env example, nginx snippet, alert rules) beside them;
+ * and writes SHA256SUMS covering every one of them, which `sha256sum -c` verifies. Bun fetches
+ * each target's runtime from the npm registry once.
  */
-import { writeFileSync } from "node:fs";
-import { basename } from "node:path";
+import { copyFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { buildBinary, currentCommit } from "./build.ts";
+
+/** Published as they are in deploy/. */
+const DEPLOY_FILES = [
+  "tack.service",
+  "tack-backup.service",
+  "tack-backup.timer",
+  "env.example",
+  "nginx.conf",
+  "tack-alerts.yml",
+];
 
 const REQUIRED = ["bun-linux-x64", "bun-linux-x64-baseline", "bun-linux-arm64"];
 const OPTIONAL = ["bun-darwin-arm64"];
@@ -22,6 +34,10 @@ for (const target of [...REQUIRED, ...OPTIONAL]) {
     console.warn(`skipped ${target}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
+for (const file of DEPLOY_FILES) {
+  copyFileSync(join("deploy", file), join("dist", file));
+  built.push(join("dist", file));
+}
 const sums = await Promise.all(
   built.map(async (path) => {
     const digest = new Bun.CryptoHasher("sha256")
@@ -31,4 +47,4 @@ const sums = await Promise.all(
   }),
 );
 writeFileSync("dist/SHA256SUMS", sums.join(""));
-console.log(`wrote dist/SHA256SUMS (${built.length} binaries, commit ${commit})`);
+console.log(`wrote dist/SHA256SUMS (${built.length} files, commit ${commit})`);

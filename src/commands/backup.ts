@@ -11,6 +11,7 @@
 import { Database } from "bun:sqlite";
 import {
   chmodSync,
+  chownSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -62,6 +63,7 @@ export function runBackup(
     return 1;
   } finally {
     source?.close();
+    keepSidecarsOwned(dbPath);
   }
   out(`tack backup: wrote ${target} (${statSync(target).size} bytes) from ${dbPath}`);
   return 0;
@@ -74,5 +76,24 @@ export function syncFile(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Reading a WAL database can create its -wal and -shm files. Run as root (a backup timer, a
+ * pre-flight check) beside a service running as its own user, they would be root's, and the
+ * service could no longer open its database: give them the database's owner.
+ */
+export function keepSidecarsOwned(dbPath: string): void {
+  try {
+    const owner = statSync(dbPath);
+    for (const suffix of ["-wal", "-shm"]) {
+      const path = `${dbPath}${suffix}`;
+      if (!existsSync(path)) continue;
+      const stat = statSync(path);
+      if (stat.uid !== owner.uid || stat.gid !== owner.gid) chownSync(path, owner.uid, owner.gid);
+    }
+  } catch {
+    // Best effort: without permission to chown we did not create them either.
   }
 }

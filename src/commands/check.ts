@@ -23,6 +23,7 @@ import { Workflows } from "../pipeline/workflows.ts";
 import { configuredProviders } from "../providers/catalog.ts";
 import { WebhookDeliveries } from "../providers/deliveries.ts";
 import type { ProviderCheck } from "../providers/provider.ts";
+import { keepSidecarsOwned } from "./backup.ts";
 
 /** A provider API that does not answer within this is reported as unreachable. */
 const PROVIDER_CHECK_TIMEOUT_MS = 15_000;
@@ -161,6 +162,7 @@ function inspectDatabase(path: string): ProviderCheck {
     };
   } finally {
     db?.close();
+    keepSidecarsOwned(path);
   }
 }
 
