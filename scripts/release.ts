@@ -6,7 +6,7 @@
  * and writes SHA256SUMS covering every one of them, which `sha256sum -c` verifies. Bun fetches
  * each target's runtime from the npm registry once.
  */
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { buildBinary, currentCommit } from "./build.ts";
 
@@ -27,8 +27,11 @@ const commit = await currentCommit();
 const built: string[] = [];
 for (const target of [...REQUIRED, ...OPTIONAL]) {
   try {
-    built.push(await buildBinary(target, commit));
-    console.log(`built ${built.at(-1)}`);
+    const binary = await buildBinary(target, commit);
+    built.push(binary);
+    console.log(`built ${binary}`);
+    // The source map is published beside its binary, so it is checksummed too.
+    if (existsSync(`${binary}.map`)) built.push(`${binary}.map`);
   } catch (error) {
     if (REQUIRED.includes(target)) throw error;
     console.warn(`skipped ${target}: ${error instanceof Error ? error.message : String(error)}`);

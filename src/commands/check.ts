@@ -113,13 +113,20 @@ export async function runCheck(
 /** Reads the database's schema version without creating, locking or migrating anything. */
 function inspectDatabase(path: string): ProviderCheck {
   if (!existsSync(path)) {
+    if (!existsSync(dirname(path))) {
+      return {
+        name: "database",
+        ok: true,
+        detail: `${path} does not exist yet, nor its directory: systemd's StateDirectory=tack creates it at the first start (without systemd, create it)`,
+      };
+    }
     try {
       accessSync(dirname(path), constants.W_OK);
     } catch {
       return {
         name: "database",
         ok: false,
-        detail: `${path} does not exist and its directory ${dirname(path)} is missing or not writable`,
+        detail: `${path} does not exist and this user may not create it in ${dirname(path)}`,
       };
     }
     return {
