@@ -8,6 +8,7 @@ import { runBacklog } from "./backlog.ts";
 import { runFanout } from "./events.ts";
 import { printTable, type Row } from "./lib.ts";
 import { runMemory } from "./memory.ts";
+import { runQueryPipelines } from "./query-pipelines.ts";
 import { runStartup } from "./startup.ts";
 import { runWebhooks } from "./webhooks.ts";
 
@@ -16,6 +17,7 @@ for (const [name, bench] of [
   ["fan-out", runFanout],
   ["webhooks", runWebhooks],
   ["backlog", runBacklog],
+  ["queryPipelines", runQueryPipelines],
   ["startup", runStartup],
   ["memory", runMemory],
 ] as const) {

@@ -4,13 +4,16 @@
  *
  * Error contract: an unknown path is 404 with Go's plain-text body; a request that fails route
  * validation is 400 naming the field; anything unexpected is logged and answered with an
- * opaque 500 (no internals on the wire).
+ * opaque 500 (no internals on the wire). Under /xrpc/ every error is XRPC's JSON
+ * `{"error","message"}`: an unknown method is 501 MethodNotImplemented, a known one called with
+ * the wrong HTTP method 400 InvalidRequest.
  */
 import { Elysia } from "elysia";
 import type { EventStore } from "./eventlog/store.ts";
 import { type WebhookBodyLimits, webhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
 import { type HealthReport, healthRoutes } from "./http/health.ts";
+import type { LogStreamSlots } from "./http/log-stream.ts";
 import { logsRoutes } from "./http/logs.ts";
 import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
@@ -18,8 +21,16 @@ import type { OpenSockets } from "./http/sockets.ts";
 import { KNOWN_PROVIDERS, webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Pipelines } from "./pipeline/pipelines.ts";
 import type { Workflows } from "./pipeline/workflows.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
+import type { Membership } from "./tangled/membership.ts";
+import type { WorkflowFiles } from "./tangled/workflow-files.ts";
+import { describeWorkflowDefinitionRoute } from "./xrpc/describe-workflow-definition.ts";
+import { XrpcError, xrpcErrorResponse } from "./xrpc/errors.ts";
+import { getPipelineRoute } from "./xrpc/get-pipeline.ts";
+import { queryPipelinesRoute } from "./xrpc/query-pipelines.ts";
+import { subscribePipelineLogsRoute } from "./xrpc/subscribe-pipeline-logs.ts";
 
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -33,8 +44,12 @@ export interface AppDeps {
   store: EventStore;
   lastBroadcastAt: () => number;
   workflows: Workflows;
+  pipelines: Pipelines;
+  membership: Membership;
+  workflowFiles: WorkflowFiles;
   providers: ProviderRegistry;
   sockets: OpenSockets;
+  logSlots: LogStreamSlots;
   log: Logger;
   metrics: Metrics;
   health: () => Promise<HealthReport>;
@@ -54,7 +69,11 @@ export function createApp(deps: AppDeps) {
       idleTimeout: 120,
     },
   })
-    .onError(({ code, error }) => {
+    .onError(({ code, error, request }) => {
+      if (new URL(request.url).pathname.startsWith("/xrpc/")) {
+        const xrpc = xrpcError(code, error, request);
+        if (xrpc) return xrpcErrorResponse(xrpc);
+      }
       if (code === "NOT_FOUND") return plain(404, "404 page not found\n");
       if (code === "VALIDATION") {
         // One line naming the field, not Elysia's JSON dump of the schema.
@@ -86,7 +105,34 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(logsRoutes({ ...deps, log }))
-    .use(webhooksRoutes(deps));
+    .use(webhooksRoutes(deps))
+    .use(queryPipelinesRoute(deps))
+    .use(getPipelineRoute(deps))
+    .use(describeWorkflowDefinitionRoute(deps))
+    .use(subscribePipelineLogsRoute({ ...deps, log }));
+}
+
+/** XRPC methods served here, so a wrong HTTP method is told apart from an unknown method. */
+const XRPC_METHODS = new Set([
+  "sh.tangled.owner",
+  "sh.tangled.ci.queryPipelines",
+  "sh.tangled.ci.getPipeline",
+  "sh.tangled.ci.describeWorkflowDefinition",
+  "sh.tangled.ci.subscribePipelineLogs",
+]);
+
+/** The XRPC error for a failure under /xrpc/; undefined for unexpected errors (opaque 500). */
+function xrpcError(code: string | number, error: unknown, request: Request): XrpcError | undefined {
+  if (error instanceof XrpcError) return error;
+  if (code === "NOT_FOUND") {
+    const method = new URL(request.url).pathname.slice("/xrpc/".length);
+    return XRPC_METHODS.has(method)
+      ? new XrpcError(400, "InvalidRequest", `${request.method} is not how ${method} is called`)
+      : new XrpcError(501, "MethodNotImplemented", `method not implemented: ${method}`);
+  }
+  if (code === "PARSE") return new XrpcError(400, "InvalidRequest", "malformed body");
+  if (code === "VALIDATION") return new XrpcError(400, "InvalidRequest", "invalid parameters");
+  return undefined;
 }
 
 export type App = ReturnType<typeof createApp>;

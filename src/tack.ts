@@ -15,6 +15,7 @@ import { Retention } from "./eventlog/retention.ts";
 import { EventStore } from "./eventlog/store.ts";
 import type { WebhookBodyLimits } from "./http/body-limits.ts";
 import type { EventsOptions } from "./http/events.ts";
+import { LogStreamSlots } from "./http/log-stream.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -24,8 +25,9 @@ import {
   logFinishedWorkflows,
   registerServiceGauges,
 } from "./observe.ts";
-import { TriggerProcessor } from "./pipeline/trigger.ts";
-import { Triggers } from "./pipeline/triggers.ts";
+import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
+import { Pipelines } from "./pipeline/pipelines.ts";
+import { PipelineRunner } from "./pipeline/runner.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
@@ -34,8 +36,10 @@ import { ProviderRegistry } from "./providers/registry.ts";
 import { StartupError } from "./startup-error.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
+import { KnotXrpc } from "./tangled/knot-xrpc.ts";
 import { KnotStreams } from "./tangled/knots.ts";
 import { Membership } from "./tangled/membership.ts";
+import { WorkflowFiles } from "./tangled/workflow-files.ts";
 import { StreamBoard, type StreamOptions } from "./tangled/ws-client.ts";
 
 export interface Tack {
@@ -49,7 +53,9 @@ export interface Tack {
   sockets: OpenSockets;
   metrics: Metrics;
   membership: Membership;
-  triggers: TriggerProcessor;
+  pipelines: Pipelines;
+  runner: PipelineRunner;
+  intake: KnotPipelineIntake;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
   retention: Retention;
@@ -68,6 +74,8 @@ export interface TackOverrides {
   providers?: (deps: { workflows: Workflows; log: Logger }) => Provider[];
   /** The fetch providers use for CI APIs (tests may record requests through it). */
   fetch?: typeof fetch;
+  /** The fetch used towards knots' XRPC (tests may record requests through it). */
+  knotFetch?: typeof fetch;
   /** Longest wait at start for Jetstream to replay before the knots are followed. */
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
@@ -108,7 +116,7 @@ export async function startTack(
     (error) => log.error("db: after-commit callback failed", { err: error }),
     log,
   );
-  const store = new EventStore(database.db);
+  const store = new EventStore(database.db, Pipelines.highWater(database.db));
   const broker = new Broker(writer, store);
   const clock = overrides.clock ?? systemClock;
   const metrics = new Metrics();
@@ -134,22 +142,25 @@ export async function startTack(
     ownerDid: config.ownerDid,
     hostname: config.hostname,
   });
-  const acceptedTriggers = new Triggers(database.db, writer);
-  const triggers = new TriggerProcessor({
-    triggers: acceptedTriggers,
+  const pipelines = new Pipelines(database.db, writer, broker);
+  const runner = new PipelineRunner({ pipelines, workflows, providers, log });
+  const intake = new KnotPipelineIntake({
+    pipelines,
+    runner,
     membership,
-    workflows,
-    providers,
     log,
     onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
   });
+  const workflowFiles = new WorkflowFiles(
+    new KnotXrpc({ dev: config.dev, fetch: overrides.knotFetch }),
+  );
   let knotsReady = false;
   const knotStreams = new StreamBoard();
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
     cursors,
-    triggers,
+    intake,
     log,
     stream: { ...overrides.streams, board: knotStreams },
   });
@@ -175,8 +186,8 @@ export async function startTack(
         prune: (tx, cutoffMs, limit) => store.pruneBefore(tx, BigInt(cutoffMs) * 1_000_000n, limit),
       },
       {
-        name: "triggers",
-        prune: (tx, cutoffMs, limit) => acceptedTriggers.pruneBefore(tx, cutoffMs, limit),
+        name: "pipelines",
+        prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
       },
       {
         name: "webhook_deliveries",
@@ -208,8 +219,12 @@ export async function startTack(
       store,
       lastBroadcastAt: () => broker.lastBroadcastAt,
       workflows,
+      pipelines,
+      membership,
+      workflowFiles,
       providers,
       sockets,
+      logSlots: new LogStreamSlots(),
       log,
       metrics,
       health: createHealthCheck(observed, { schemaVersion, ...overrides.health }),
@@ -243,7 +258,7 @@ export async function startTack(
 
   // Finish what a previous process left half done, in the background: it may wait on a CI,
   // and the HTTP side (health, /events, webhooks) must not wait with it.
-  triggers.recover();
+  runner.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -275,9 +290,9 @@ export async function startTack(
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
       await within(Promise.all([jetstream.stop(), knots.stop(), retention.stop()]), 1_000);
-      // A dispatch still waiting on a CI after this leaves its trigger undispatched; the next
-      // start finishes it (triggers.recover). Providers stop after, so none is failed by it.
-      await within(triggers.stop(), 2_000);
+      // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
+      // start finishes it (runner.recover). Providers stop after, so none is failed by it.
+      await within(runner.stop(), 2_000);
       await within(Promise.all(providers.all().map((provider) => provider.stop())), 2_000);
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
       sockets.closeAll(1001, "server shutting down");
@@ -301,7 +316,9 @@ export async function startTack(
     sockets,
     metrics,
     membership,
-    triggers,
+    pipelines,
+    runner,
+    intake,
     jetstream,
     knots,
     retention,

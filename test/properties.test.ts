@@ -12,7 +12,7 @@ import { parseCursor } from "../src/http/events.ts";
 import { readTackBlock } from "../src/pipeline/workflow-yaml.ts";
 import { verifyDelivery } from "../src/providers/buildkite/verify.ts";
 import { verifySignature } from "../src/providers/github/verify.ts";
-import { JetstreamEvent, KnotFrame, PipelineTrigger, RepoRecord } from "../src/tangled/lexicons.ts";
+import { JetstreamEvent, KnotFrame, PipelineRecord, RepoRecord } from "../src/tangled/lexicons.ts";
 import { startTestTack } from "./helpers/tack.ts";
 import { upgradeStatus } from "./helpers/ws.ts";
 
@@ -101,7 +101,7 @@ describe("record validation", () => {
   test("validating anything never throws, and accepts only well-formed records", () => {
     fc.assert(
       fc.property(fc.anything(), (value) => {
-        for (const schema of [PipelineTrigger, RepoRecord, JetstreamEvent, KnotFrame]) {
+        for (const schema of [PipelineRecord, RepoRecord, JetstreamEvent, KnotFrame]) {
           const ok = Value.Check(schema, value);
           if (!ok) expect(Value.Errors(schema, value).First()).toBeDefined();
         }

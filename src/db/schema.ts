@@ -2,7 +2,14 @@
  * Every table tack keeps, in one place so `drizzle-kit generate` sees them all.
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
-import { customType, index, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import {
+  customType,
+  index,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 
 // The database is opened with safeIntegers (src/db/client.ts): SQLite integers arrive as
 // bigint, so Unix-nanosecond values above 2^53 survive exactly. These two column types make
@@ -49,6 +56,10 @@ export const workflows = sqliteTable(
     // `created` of the latest status event: retention never prunes it, so every workflow the
     // appview may still show keeps its current status on /events.
     lastEventCreated: nanos("last_event_created"),
+    // createdAt of the first `running` and of the terminal status: startedAt and finishedAt of
+    // the sh.tangled.ci.pipeline view.
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
     // Set once the provider accepted the workflow; null when it failed before reaching one
     // (no `tack:` block, unknown provider, bad options), whose logs are then the error itself.
     spawnedAt: int("spawned_at"),
@@ -74,18 +85,22 @@ export const cursors = sqliteTable("cursors", {
 /**
  * Owner: src/tangled/membership.ts. sh.tangled.repo records that name this spindle, keyed by
  * the record (author DID + rkey). A repo switched to another spindle or deleted is removed.
+ * Today's records carry the repo's own DID (`repo_did`), by which knots and the appview name
+ * the repo; older ones only a `name`, which today's records may omit.
  */
 export const repos = sqliteTable(
   "repos",
   {
     did: text("did").notNull(),
     rkey: text("rkey").notNull(),
-    name: text("name").notNull(),
+    name: text("name"),
     knot: text("knot").notNull(),
+    repoDid: text("repo_did"),
   },
   (table) => [
     primaryKey({ columns: [table.did, table.rkey] }),
     index("repos_owner_name_knot").on(table.did, table.name, table.knot),
+    uniqueIndex("repos_repo_did").on(table.repoDid),
   ],
 );
 
@@ -121,20 +136,38 @@ export const collaborators = sqliteTable(
 );
 
 /**
- * Owner: src/pipeline/triggers.ts. Every sh.tangled.pipeline trigger accepted from a knot, keyed
- * by (knot, rkey) so a trigger is processed once, ever. `dispatched_at` stays null until every
- * workflow reached its provider; triggers left undispatched by a crash are finished at start.
+ * Owner: src/pipeline/pipelines.ts. Every pipeline tack runs: those knots announce (their TID as
+ * `rkey`) and those tack mints itself. Keyed by (knot, rkey), which makes a knot's pipeline run
+ * once, ever. `created` is Unix ns on the event log's clock: it orders pipelines for
+ * sh.tangled.ci.queryPipelines and is its cursor. `repo` is the repo DID, or the owner DID for
+ * pipelines that predate repo DIDs: the key queryPipelines filters on. `dispatched_at` stays null
+ * until every workflow reached its provider; a crash in between is finished at the next start.
  */
-export const triggers = sqliteTable(
-  "triggers",
+export const pipelines = sqliteTable(
+  "pipelines",
   {
+    created: nanos("created").primaryKey(),
     knot: text("knot").notNull(),
     rkey: text("rkey").notNull(),
+    repo: text("repo").notNull(),
+    kind: text("kind").notNull(),
+    // The commit the pipeline runs on ("" when the trigger names none).
+    commitSha: text("commit_sha").notNull(),
+    // "knot" (announced by a knot) or "tack" (minted here and published on /events).
+    origin: text("origin").notNull(),
+    // The sh.tangled.pipeline record, as JSON.
     record: text("record").notNull(),
     receivedAt: int("received_at").notNull(),
     dispatchedAt: int("dispatched_at"),
   },
-  (table) => [primaryKey({ columns: [table.knot, table.rkey] })],
+  (table) => [
+    uniqueIndex("pipelines_knot_rkey").on(table.knot, table.rkey),
+    index("pipelines_rkey").on(table.rkey),
+    index("pipelines_repo_created").on(table.repo, table.created),
+    index("pipelines_repo_kind_created").on(table.repo, table.kind, table.created),
+    index("pipelines_repo_commit_created").on(table.repo, table.commitSha, table.created),
+    index("pipelines_undispatched").on(table.dispatchedAt),
+  ],
 );
 
 /**

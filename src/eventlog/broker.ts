@@ -47,8 +47,9 @@ export class Broker {
     onCommit: OnCommit,
     nsid: string,
     record: { [key: string]: JsonValue },
+    stamps?: { rkey?: string },
   ): EventRow {
-    const row = this.store.append(tx, nsid, record);
+    const row = this.store.append(tx, nsid, record, stamps);
     onCommit(() => this.broadcast(row));
     return row;
   }

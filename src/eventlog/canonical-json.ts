@@ -1,7 +1,9 @@
 /**
  * JSON as Go's encoding/json writes a map[string]any: keys sorted byte-wise at every level and
  * `<`, `>`, `&`, U+2028, U+2029 escaped. The upstream spindle's /events frames look like this;
- * matching it byte for byte keeps tack a drop-in for any consumer that compares frames.
+ * matching it byte for byte keeps tack a drop-in for any consumer that compares frames. For
+ * lexicon objects the sorted order is also the order of Go's generated structs (alphabetical,
+ * `$type` first), and an undefined field is left out as Go's `omitempty` leaves it out.
  */
 export type JsonValue =
   | string
@@ -10,6 +12,16 @@ export type JsonValue =
   | null
   | JsonValue[]
   | { [key: string]: JsonValue };
+
+/** JsonValue whose object fields may be undefined (left out when written). */
+export type JsonLike =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | JsonLike[]
+  | { [key: string]: JsonLike };
 
 const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
 const ESCAPES: Record<string, string> = {
@@ -20,11 +32,11 @@ const ESCAPES: Record<string, string> = {
   "\u2029": "\\u2029",
 };
 
-export function canonicalJson(value: JsonValue | undefined): string {
+export function canonicalJson(value: JsonLike): string {
   return JSON.stringify(sortKeys(value)).replace(HTML_UNSAFE, (char) => ESCAPES[char] ?? char);
 }
 
-function sortKeys(value: JsonValue | undefined): JsonValue | undefined {
+function sortKeys(value: JsonLike): JsonValue | undefined {
   if (Array.isArray(value)) return value.map((item) => sortKeys(item) ?? null);
   if (value === null || typeof value !== "object") return value;
   // Byte-wise order as Go sorts map keys; plain sort() compares UTF-16 code units, which

@@ -1,6 +1,10 @@
 /**
  * Owns the `events` table: appends rows inside the caller's transaction and pages them out
  * by cursor. Nothing else reads or writes `events`.
+ *
+ * It also owns the two clocks every record of tack is stamped with: `created` (Unix ns,
+ * strictly increasing) and TID record keys that never repeat. Pipelines take their `created`
+ * and their ids from here too, so one timeline orders everything tack publishes.
  */
 import { and, asc, desc, gt, inArray, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -17,7 +21,11 @@ export class EventStore {
   private readonly pageAfter;
   private readonly insert;
 
-  constructor(db: Db) {
+  /**
+   * `highWater` seeds the clocks with stamps kept outside this table (pipelines tack stored
+   * without an event), so they keep rising across restarts too.
+   */
+  constructor(db: Db, highWater: { created?: bigint; tid?: string } = {}) {
     // Seed both clocks from the newest row so stamps keep rising across restarts.
     const newest = db
       .select({ created: events.created })
@@ -30,10 +38,16 @@ export class EventStore {
       .select({ rkey: sql<string | null>`max(${events.rkey})` })
       .from(events)
       .get()?.rkey;
-    this.created = new CreatedClock(newest?.created ?? 0n);
-    this.tids = new TidClock(
-      greatestTid && isTid(greatestTid) ? decodeTid(greatestTid).micros : 0n,
+    const created = newest?.created ?? 0n;
+    this.created = new CreatedClock(
+      highWater.created && highWater.created > created ? highWater.created : created,
     );
+    let tidMicros = 0n;
+    for (const tid of [greatestTid, highWater.tid]) {
+      const micros = tid && isTid(tid) ? decodeTid(tid).micros : 0n;
+      if (micros > tidMicros) tidMicros = micros;
+    }
+    this.tids = new TidClock(tidMicros);
     this.insert = db
       .insert(events)
       .values({
@@ -56,15 +70,30 @@ export class EventStore {
    * Inserts one event inside the caller's transaction `_tx` (the prepared insert runs on the
    * same single connection, so it joins it); the row is durable once that transaction commits.
    */
-  append(_tx: Tx, nsid: string, record: { [key: string]: JsonValue }): EventRow {
+  append(
+    _tx: Tx,
+    nsid: string,
+    record: { [key: string]: JsonValue },
+    stamps: { created?: bigint; rkey?: string } = {},
+  ): EventRow {
     const row: EventRow = {
-      created: this.created.next(),
-      rkey: this.tids.next(),
+      created: stamps.created ?? this.created.next(),
+      rkey: stamps.rkey ?? this.tids.next(),
       nsid,
       event: canonicalJson(record),
     };
     this.insert.run({ ...row });
     return row;
+  }
+
+  /** The next `created` stamp (Unix ns), for rows that share the event log's timeline. */
+  stamp(): bigint {
+    return this.created.next();
+  }
+
+  /** A fresh TID that no event or pipeline has used, nor will. */
+  mintTid(): string {
+    return this.tids.next();
   }
 
   /**

@@ -39,6 +39,17 @@ export interface StatusDetail {
   exitCode?: number;
 }
 
+/** A workflow's place in its run, as sh.tangled.ci.pipeline shows it. */
+export interface WorkflowTimes {
+  status: WorkflowStatus;
+  /** The latest status's error. */
+  error: string | null;
+  /** createdAt of its `running` status. */
+  startedAt: string | null;
+  /** createdAt of its terminal status. */
+  finishedAt: string | null;
+}
+
 export interface StoredWorkflow {
   id: WorkflowId;
   provider: string;
@@ -62,6 +73,7 @@ export class Workflows {
   // Built once: every webhook and transition looks a workflow up, and drizzle's query
   // building costs more than the indexed read itself.
   private readonly byId;
+  private readonly byPipelines;
 
   constructor(
     private readonly db: Db,
@@ -80,6 +92,23 @@ export class Workflows {
         ),
       )
       .prepare();
+    this.byPipelines = db
+      .select({
+        pipelineRkey: workflows.pipelineRkey,
+        name: workflows.name,
+        status: workflows.status,
+        error: workflows.error,
+        startedAt: workflows.startedAt,
+        finishedAt: workflows.finishedAt,
+      })
+      .from(workflows)
+      .where(
+        and(
+          eq(workflows.knot, sql.placeholder("knot")),
+          sql`${workflows.pipelineRkey} IN (SELECT value FROM json_each(${sql.placeholder("rkeys")}))`,
+        ),
+      )
+      .prepare();
   }
 
   get(id: WorkflowId): StoredWorkflow | undefined {
@@ -89,6 +118,30 @@ export class Workflows {
 
   private row(id: WorkflowId) {
     return this.byId.get({ knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name });
+  }
+
+  /**
+   * Every workflow of each of `pipelineRkeys` (all on `knot`), by pipeline and name: the
+   * sh.tangled.ci.pipeline view of a page of pipelines in one indexed read.
+   */
+  ofPipelines(knot: string, pipelineRkeys: string[]): Map<string, Map<string, WorkflowTimes>> {
+    const byPipeline = new Map<string, Map<string, WorkflowTimes>>();
+    for (const row of this.byPipelines.all({ knot, rkeys: JSON.stringify(pipelineRkeys) })) {
+      const named = byPipeline.get(row.pipelineRkey) ?? new Map<string, WorkflowTimes>();
+      byPipeline.set(row.pipelineRkey, named);
+      named.set(row.name, {
+        status: parseStatus(row.status),
+        error: row.error,
+        startedAt: row.startedAt,
+        finishedAt: row.finishedAt,
+      });
+    }
+    return byPipeline;
+  }
+
+  /** Every workflow of one pipeline, by name. */
+  ofPipeline(knot: string, pipelineRkey: string): Map<string, WorkflowTimes> {
+    return this.ofPipelines(knot, [pipelineRkey]).get(pipelineRkey) ?? new Map();
   }
 
   /** How many workflows are in each status (for /metrics). */
@@ -172,12 +225,16 @@ export class Workflows {
         return false;
       }
       const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+      const createdAt = record.createdAt as string;
       const changes = {
         status,
         error: detail.error ?? null,
         lastStatusSec: second,
         lastEventCreated: event.created,
         updatedAt: now,
+        // Forward only, so `running` and the terminal status each happen at most once.
+        ...(status === "running" ? { startedAt: createdAt } : {}),
+        ...(isTerminal(status) ? { finishedAt: createdAt } : {}),
       };
       if (init) {
         tx.insert(workflows)

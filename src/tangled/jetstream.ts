@@ -166,7 +166,12 @@ export class JetstreamConsumer {
       case NSID_REPO: {
         const record = deleting ? undefined : this.validate(RepoRecord, commit.record, log);
         if (!deleting && !record) return false;
-        this.deps.membership.applyRepo(tx, event.did, commit.rkey, record);
+        const outcome = this.deps.membership.applyRepo(tx, event.did, commit.rkey, record);
+        if (outcome === "repo-did-taken") {
+          log.warn("jetstream: repo refused, its repo DID is registered by another owner", {
+            repo_did: record?.repoDid,
+          });
+        }
         log.debug("jetstream: repo applied", { spindle: record?.spindle, knot: record?.knot });
         return true;
       }

@@ -19,7 +19,7 @@ import { Value } from "@sinclair/typebox/value";
 import type { Writer } from "../db/writer.ts";
 import { decodeTid, isTid } from "../eventlog/tid.ts";
 import type { Logger } from "../log.ts";
-import type { TriggerProcessor } from "../pipeline/trigger.ts";
+import type { KnotPipelineIntake } from "../pipeline/knot-intake.ts";
 import type { Cursors } from "./cursors.ts";
 import { KnotFrame, NSID_PIPELINE } from "./lexicons.ts";
 import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
@@ -36,7 +36,7 @@ export interface KnotStreamsDeps {
   dev: boolean;
   writer: Writer;
   cursors: Cursors;
-  triggers: TriggerProcessor;
+  intake: Pick<KnotPipelineIntake, "accept">;
   log: Logger;
   stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
 }
@@ -138,8 +138,7 @@ export class KnotStreams {
       log.warn("knot: skipping a frame without rkey, nsid and event");
       return undefined;
     }
-    if (frame.nsid === NSID_PIPELINE)
-      await this.deps.triggers.accept(knot, frame.rkey, frame.event);
+    if (frame.nsid === NSID_PIPELINE) await this.deps.intake.accept(knot, frame.rkey, frame.event);
     if (!isTid(frame.rkey)) return undefined;
     const position = decodeTid(frame.rkey).micros * 1_000n;
     // A TID from the future (a broken knot clock) must not push the cursor past real events.

@@ -19,7 +19,23 @@ const KnotHost = Type.String({
   pattern: "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$",
 });
 
-const Did = Type.String({ pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$" });
+export const Did = Type.String({
+  pattern: "^did:[a-z]+:[A-Za-z0-9._:%-]+$",
+  maxLength: 2048,
+  description: "a DID, e.g. did:plc:7iza6de2dwap2sbkpav7c6c6",
+});
+
+/** A record key in TID form: 13 base32-sortable characters. */
+export const Tid = Type.String({
+  pattern: "^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$",
+  description: "a TID (13 characters, e.g. 3m6mxh2znw222)",
+});
+
+/** A git commit id: 40 hex digits (SHA-1) or 64 (SHA-256). */
+export const CommitId = Type.String({
+  pattern: "^[0-9a-f]{40}(?:[0-9a-f]{24})?$",
+  description: "a commit id (40 or 64 lowercase hex digits)",
+});
 
 /**
  * Where a pipeline's repo lives. Today's records name the repo by its own DID (`repoDid`);
@@ -61,11 +77,10 @@ export const ManualTriggerData = Type.Object({
   inputs: Type.Optional(Type.Array(InputPair)),
 });
 
-export const TriggerKind = Type.Union([
-  Type.Literal("push"),
-  Type.Literal("pull_request"),
-  Type.Literal("manual"),
-]);
+export const TriggerKind = Type.Union(
+  [Type.Literal("push"), Type.Literal("pull_request"), Type.Literal("manual")],
+  { description: "push, pull_request or manual" },
+);
 export type TriggerKind = Static<typeof TriggerKind>;
 
 export const TriggerMetadata = Type.Object({
@@ -94,21 +109,26 @@ export const PipelineWorkflow = Type.Object({
 });
 export type PipelineWorkflow = Static<typeof PipelineWorkflow>;
 
-export const PipelineTrigger = Type.Object({
+/** sh.tangled.pipeline: what a knot announces, and what tack publishes for pipelines it makes. */
+export const PipelineRecord = Type.Object({
   triggerMetadata: TriggerMetadata,
   workflows: Type.Array(PipelineWorkflow),
 });
-export type PipelineTrigger = Static<typeof PipelineTrigger>;
+export type PipelineRecord = Static<typeof PipelineRecord>;
 
 export const NSID_REPO = "sh.tangled.repo";
 export const NSID_SPINDLE_MEMBER = "sh.tangled.spindle.member";
 export const NSID_COLLABORATOR = "sh.tangled.repo.collaborator";
 
-/** sh.tangled.repo: `spindle` names the CI runner ("", "[[none]]" or absent: none). */
+/**
+ * sh.tangled.repo: `spindle` names the CI runner ("", "[[none]]" or absent: none). Today's
+ * records carry the repo's own DID (`repoDid`) and may leave out the now cosmetic `name`.
+ */
 export const RepoRecord = Type.Object({
-  name: Type.String({ minLength: 1 }),
+  name: Type.Optional(Type.String()),
   knot: KnotHost,
   spindle: Type.Optional(Type.String()),
+  repoDid: Type.Optional(Did),
   createdAt: Type.String(),
 });
 export type RepoRecord = Static<typeof RepoRecord>;

@@ -14,11 +14,16 @@ import type { Tx } from "../db/writer.ts";
 import type { CollaboratorRecord, RepoRecord, SpindleMemberRecord } from "./lexicons.ts";
 
 export interface TrackedRepo {
+  /** The owner's DID (the author of the sh.tangled.repo record). */
   did: string;
   rkey: string;
-  name: string;
+  name: string | null;
   knot: string;
+  /** The repo's own DID; null for records that predate repo DIDs. */
+  repoDid: string | null;
 }
+
+export type RepoOutcome = "tracked" | "untracked" | "repo-did-taken";
 
 export class Membership {
   constructor(
@@ -26,21 +31,39 @@ export class Membership {
     private readonly self: { ownerDid: string; hostname: string },
   ) {}
 
-  /** A repo record naming this spindle is tracked; any other version of it is not. */
-  applyRepo(tx: Tx, did: string, rkey: string, record: RepoRecord | undefined): void {
+  /**
+   * A repo record naming this spindle is tracked; any other version of it is not. A repo DID
+   * belongs to the first owner who registered it here: another owner's record claiming it is
+   * refused ("repo-did-taken"), so nobody can take over someone else's repo by naming its DID.
+   */
+  applyRepo(tx: Tx, did: string, rkey: string, record: RepoRecord | undefined): RepoOutcome {
+    const thisRecord = and(eq(repos.did, did), eq(repos.rkey, rkey));
     if (record?.spindle !== this.self.hostname) {
-      tx.delete(repos)
-        .where(and(eq(repos.did, did), eq(repos.rkey, rkey)))
-        .run();
-      return;
+      tx.delete(repos).where(thisRecord).run();
+      return "untracked";
     }
+    const repoDid = record.repoDid ?? null;
+    if (repoDid) {
+      const holders = tx.select().from(repos).where(eq(repos.repoDid, repoDid)).all();
+      if (holders.some((holder) => holder.did !== did)) {
+        tx.delete(repos).where(thisRecord).run();
+        return "repo-did-taken";
+      }
+      // The same owner may re-create the record under another key: the newest one wins.
+      for (const holder of holders) {
+        if (holder.rkey !== rkey) {
+          tx.delete(repos)
+            .where(and(eq(repos.did, did), eq(repos.rkey, holder.rkey)))
+            .run();
+        }
+      }
+    }
+    const values = { name: record.name ?? null, knot: record.knot, repoDid };
     tx.insert(repos)
-      .values({ did, rkey, name: record.name, knot: record.knot })
-      .onConflictDoUpdate({
-        target: [repos.did, repos.rkey],
-        set: { name: record.name, knot: record.knot },
-      })
+      .values({ did, rkey, ...values })
+      .onConflictDoUpdate({ target: [repos.did, repos.rkey], set: values })
       .run();
+    return "tracked";
   }
 
   /** Only the owner admits members, and only to this instance. */
@@ -91,7 +114,21 @@ export class Membership {
     );
   }
 
-  /** The tracked repo `did/name` hosted on `knot`, if any. */
+  /**
+   * The tracked repo with this repo DID whose owner may use this spindle: the repos tack acts
+   * for (and whose knots it may dial) on anyone's request.
+   */
+  servedRepo(repoDid: string): TrackedRepo | undefined {
+    const repo = this.repoByDid(repoDid);
+    return repo && this.isAllowed(repo.did) ? repo : undefined;
+  }
+
+  /** The tracked repo with this repo DID, if any. */
+  repoByDid(repoDid: string): TrackedRepo | undefined {
+    return this.db.select().from(repos).where(eq(repos.repoDid, repoDid)).get();
+  }
+
+  /** The tracked repo `did/name` hosted on `knot`, if any (records that predate repo DIDs). */
   trackedRepo(did: string, name: string, knot: string): TrackedRepo | undefined {
     return this.db
       .select()

@@ -20,9 +20,13 @@ export abstract class StreamStandIn {
     this.server = Bun.serve<Client>({
       hostname: "127.0.0.1",
       port: 0,
-      fetch(request, srv) {
+      fetch: (request, srv) => {
         const url = new URL(request.url);
-        if (url.pathname !== path) return new Response("404 page not found\n", { status: 404 });
+        if (url.pathname !== path) {
+          return (
+            this.handleHttp(request, url) ?? new Response("404 page not found\n", { status: 404 })
+          );
+        }
         return srv.upgrade(request, { data: { url } })
           ? undefined
           : new Response("Bad Request", { status: 400 });
@@ -46,6 +50,11 @@ export abstract class StreamStandIn {
         },
       },
     });
+  }
+
+  /** Plain HTTP requests to other paths (a knot's XRPC); undefined answers 404. */
+  protected handleHttp(_request: Request, _url: URL): Response | Promise<Response> | undefined {
+    return undefined;
   }
 
   /** Retained frames a client resuming from `cursor` is sent before live ones. */

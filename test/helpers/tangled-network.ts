@@ -8,13 +8,13 @@ import { until } from "./wait.ts";
 import { newTid, OWNER, pipelineRecord, repoRecord, type WorkflowFile } from "./wire.ts";
 
 /**
- * Waits for tack's Jetstream connection, announces `did`'s repo `name` on `knot` naming
- * `spindle`, and waits until tack follows the knot.
+ * Waits for tack's Jetstream connection, announces `did`'s repo `name` (and `repoDid`, when
+ * given) on `knot` naming `spindle`, and waits until tack follows the knot.
  */
 export async function followedRepo(
   jetstream: FakeJetstream,
   knot: FakeKnot,
-  options: { spindle?: string; did?: string; name?: string } = {},
+  options: { spindle?: string; did?: string; name?: string; repoDid?: string } = {},
 ): Promise<void> {
   await until(() => jetstream.openConnections === 1, "jetstream connection");
   jetstream.commit(
@@ -26,6 +26,7 @@ export async function followedRepo(
       name: options.name ?? "app",
       knot: knot.host,
       spindle: options.spindle ?? "spindle.test",
+      repoDid: options.repoDid,
     }),
   );
   await until(() => knot.openConnections === 1, "knot followed");

@@ -34,11 +34,13 @@ export const FAKE_WORKFLOW: WorkflowFile = {
 export function pipelineRecord(options: {
   knot: string;
   did: string;
-  repo: string;
+  repo?: string;
+  repoDid?: string;
   workflows?: WorkflowFile[];
   kind?: "push" | "pull_request";
+  sha?: string;
 }) {
-  const sha = "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
+  const sha = options.sha ?? "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
   return {
     $type: "",
     triggerMetadata: {
@@ -53,10 +55,16 @@ export function pipelineRecord(options: {
             },
           }
         : { push: { newSha: sha, oldSha: "0".repeat(40), ref: "refs/heads/main" } }),
-      repo: { defaultBranch: "", did: options.did, knot: options.knot, repo: options.repo },
+      repo: {
+        defaultBranch: "",
+        did: options.did,
+        knot: options.knot,
+        ...(options.repo === undefined ? {} : { repo: options.repo }),
+        ...(options.repoDid === undefined ? {} : { repoDid: options.repoDid }),
+      },
     },
     workflows: (options.workflows ?? [FAKE_WORKFLOW]).map((workflow) => ({
-      clone: { depth: 0, skip: false, submodules: false },
+      clone: { depth: 0, skip: false, submodules: true, tags: true },
       engine: "nixery",
       name: workflow.name,
       raw: workflow.raw,
@@ -64,12 +72,19 @@ export function pipelineRecord(options: {
   };
 }
 
-export function repoRecord(options: { name: string; knot: string; spindle?: string }) {
+/** An sh.tangled.repo record; today's carry `repoDid` and may leave out `name`. */
+export function repoRecord(options: {
+  name?: string;
+  knot: string;
+  spindle?: string;
+  repoDid?: string;
+}) {
   return {
     $type: "sh.tangled.repo",
     createdAt: "2026-11-26T20:00:00Z",
     knot: options.knot,
-    name: options.name,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.repoDid === undefined ? {} : { repoDid: options.repoDid }),
     ...(options.spindle === undefined ? {} : { spindle: options.spindle }),
   };
 }

@@ -22,7 +22,7 @@ test("GET / serves the plain-text banner", async () => {
 });
 
 test("unknown paths are 404, including ones below /", async () => {
-  for (const path of ["/nope", "/index.html", "/xrpc/sh.tangled.nope", "/events/extra"]) {
+  for (const path of ["/nope", "/index.html", "/events/extra", "/xrpcs/sh.tangled.owner"]) {
     const response = await fetch(`${service.http}${path}`);
     expect(response.status).toBe(404);
     expect(await response.text()).toBe("404 page not found\n");
@@ -30,6 +30,25 @@ test("unknown paths are 404, including ones below /", async () => {
   // fetch() folds "//" into "/", so send that one by hand.
   expect(await rawStatusLine("//")).toBe("HTTP/1.1 404 Not Found");
   expect(await rawStatusLine("/")).toBe("HTTP/1.1 200 OK");
+});
+
+test("an unknown XRPC method is 501 MethodNotImplemented, a wrong HTTP method 400, both as XRPC JSON", async () => {
+  for (const path of ["/xrpc/sh.tangled.nope", "/xrpc/com.example.other", "/xrpc/"]) {
+    const response = await fetch(`${service.http}${path}`);
+    expect(response.status).toBe(501);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    const body = (await response.json()) as { error: string; message: string };
+    expect(body.error).toBe("MethodNotImplemented");
+    expect(body.message).toContain(path.slice("/xrpc/".length));
+  }
+  const wrongMethod = await fetch(
+    `${service.http}/xrpc/sh.tangled.ci.queryPipelines?repo=did:plc:x`,
+    {
+      method: "POST",
+    },
+  );
+  expect(wrongMethod.status).toBe(400);
+  expect(((await wrongMethod.json()) as { error: string }).error).toBe("InvalidRequest");
 });
 
 async function rawStatusLine(path: string): Promise<string> {

@@ -180,12 +180,12 @@ describe("ingestion", () => {
     );
     expect(byName["broken.yml"]?.error).toStartWith("workflow YAML does not parse");
 
-    const reasons = service.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"));
+    const reasons = service.logs.filter((l) => String(l.msg).startsWith("pipeline: rejected"));
     expect(reasons.map((l) => [l.msg, l.pipeline_rkey])).toEqual([
-      ["trigger: rejected, repo owner is not the spindle owner or a member", rejected.stranger],
-      ["trigger: rejected, repo does not use this spindle", rejected.notOurs],
-      ["trigger: rejected, knot mismatch", rejected.mismatch],
-      ["trigger: rejected, malformed record", rejected.malformed],
+      ["pipeline: rejected, repo owner is not the spindle owner or a member", rejected.stranger],
+      ["pipeline: rejected, repo does not use this spindle", rejected.notOurs],
+      ["pipeline: rejected, knot mismatch", rejected.mismatch],
+      ["pipeline: rejected, malformed record", rejected.malformed],
     ]);
 
     // The appview's log view shows the same message.
@@ -437,7 +437,9 @@ test("two workflows with the same name in one trigger: the first runs, the secon
     "first finished",
   );
   expect(spawnsOf(service, rkey)).toBe(1);
-  expect(service.logs.some((l) => l.msg === "trigger: duplicate workflow name ignored")).toBe(true);
+  expect(service.logs.some((l) => l.msg === "pipeline: duplicate workflow name ignored")).toBe(
+    true,
+  );
 });
 
 test("changes made on Jetstream while tack was down apply before the knots' backlogs are judged", async () => {
@@ -464,5 +466,5 @@ test("changes made on Jetstream while tack was down apply before the knots' back
   jetstream.replayDelayMs = 400; // Jetstream answers the resume a little slower than the knot
   const second = await tackFor(jetstream, dir);
   await until(() => spawnsOf(second, pushed) === 1, "member's trigger spawned after restart");
-  expect(second.logs.filter((l) => String(l.msg).startsWith("trigger: rejected"))).toEqual([]);
+  expect(second.logs.filter((l) => String(l.msg).startsWith("pipeline: rejected"))).toEqual([]);
 });

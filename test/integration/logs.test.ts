@@ -1,6 +1,6 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import { MAX_LOG_STREAMS } from "../../src/http/logs.ts";
+import { MAX_LOG_STREAMS } from "../../src/http/log-stream.ts";
 import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
 import { isTerminal } from "../../src/pipeline/status.ts";

@@ -84,7 +84,7 @@ describe("/metrics", () => {
       { provider: "fake", options: {}, context: {} },
       "pending",
     );
-    await service.tack.triggers.accept("knot.test", "3m6mxh2znw223", { not: "a pipeline" });
+    await service.tack.intake.accept("knot.test", "3m6mxh2znw223", { not: "a pipeline" });
     await fetch(`${service.http}/webhooks/buildkite`, { method: "POST", body: "{}" });
 
     const after = await scrape();

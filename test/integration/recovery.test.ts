@@ -1,11 +1,11 @@
 /**
- * A crash between accepting a trigger and handing its workflows to providers: the next start
+ * A crash between recording a pipeline and handing its workflows to providers: the next start
  * finishes the job, once.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { Triggers } from "../../src/pipeline/triggers.ts";
-import type { PipelineTrigger } from "../../src/tangled/lexicons.ts";
+import { Pipelines } from "../../src/pipeline/pipelines.ts";
+import type { PipelineRecord } from "../../src/tangled/lexicons.ts";
 import { memoryTack } from "../helpers/memory.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
@@ -14,7 +14,7 @@ import { OWNER, pipelineRecord } from "../helpers/wire.ts";
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
-test("accepted but undispatched triggers are dispatched at start, exactly once", async () => {
+test("recorded but undispatched pipelines are dispatched at start, exactly once", async () => {
   const dir = tempDir();
   const knot = "knot.test";
   const record = pipelineRecord({
@@ -25,14 +25,14 @@ test("accepted but undispatched triggers are dispatched at start, exactly once",
       { name: "a.yml", raw: "tack: { fake: {} }" },
       { name: "b.yml", raw: "tack: { fake: {} }" },
     ],
-  }) as PipelineTrigger;
-  // The previous process: accepted the trigger, created a.yml as pending, then died.
+  }) as PipelineRecord;
+  // The previous process: recorded the pipeline, created a.yml as pending, then died.
   const previous = memoryTack(undefined, join(dir, "tack.db"));
-  await new Triggers(previous.database.db, previous.writer).accept({
+  await new Pipelines(previous.database.db, previous.writer, previous.broker).recordFromKnot(
     knot,
-    rkey: "3m6mxh2znw222",
+    "3m6mxh2znw222",
     record,
-  });
+  );
   await previous.workflows.create(
     { knot, pipelineRkey: "3m6mxh2znw222", name: "a.yml" },
     { provider: "fake", options: {}, context: {} },
@@ -66,7 +66,7 @@ test("accepted but undispatched triggers are dispatched at start, exactly once",
     "b.yml:success",
   ]);
   const open = service.tack.database.sqlite
-    .query("select count(*) as n from triggers where dispatched_at is null")
+    .query("select count(*) as n from pipelines where dispatched_at is null")
     .get() as { n: bigint };
   expect(open.n).toBe(0n);
 });

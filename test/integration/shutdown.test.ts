@@ -56,7 +56,7 @@ test("stop() with a spawn stuck on a silent CI API finishes in bounded time, clo
     const rkey = pushTrigger(knot, [
       { name: "bk.yml", raw: "engine: tack\ntack:\n  buildkite: { pipeline: app }\n" },
     ]);
-    await until(() => service.logs.some((l) => l.msg === "trigger: accepted"), "trigger accepted");
+    await until(() => service.logs.some((l) => l.msg === "pipeline: accepted"), "trigger accepted");
     const subscriber = connect(`${service.ws}/events`);
     await subscriber.opened;
 

@@ -1,0 +1,362 @@
+/**
+ * Owns the `pipelines` table: every pipeline tack runs, first-class.
+ *
+ * - A pipeline a knot announced keeps the knot's TID; one tack makes gets a fresh TID from
+ *   the event log's clock, and its sh.tangled.pipeline record is published on /events in the
+ *   same commit, before any status of it can be (older appviews learn it there; knots'
+ *   pipelines are not republished, the appview has them from the knot).
+ * - (knot, rkey) is unique: recording a pipeline twice changes nothing and says so, which makes
+ *   a knot's pipeline run once, ever.
+ * - `created` comes from the event log's clock (Unix ns): it orders pipelines newest first for
+ *   sh.tangled.ci.queryPipelines and is that method's cursor.
+ * - A pipeline stays undispatched until every workflow reached its provider; `undispatched()`
+ *   lists what a crash interrupted.
+ */
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  fillPlaceholders,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  max,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/client.ts";
+import { pipelines } from "../db/schema.ts";
+import type { OnCommit, Tx, Writer } from "../db/writer.ts";
+import type { Broker } from "../eventlog/broker.ts";
+import { canonicalJson, type JsonValue } from "../eventlog/canonical-json.ts";
+import {
+  NSID_PIPELINE,
+  PipelineRecord,
+  type TriggerKind,
+  type TriggerMetadata,
+} from "../tangled/lexicons.ts";
+
+export type PipelineOrigin = "knot" | "tack";
+
+export interface StoredPipeline {
+  /** The pipeline's TID: its rkey in status at-uris and its id in sh.tangled.ci.*. */
+  rkey: string;
+  /** The repo's knot: the authority of the pipeline's at-uri. */
+  knot: string;
+  /** The repo DID, or the owner DID for repos that predate repo DIDs. */
+  repo: string;
+  kind: TriggerKind;
+  commit: string;
+  origin: PipelineOrigin;
+  record: PipelineRecord;
+  /** Unix ns on the event log's timeline. */
+  created: bigint;
+  dispatched: boolean;
+}
+
+export interface PipelineQuery {
+  repo: string;
+  commits?: string[];
+  kinds?: TriggerKind[];
+  limit: number;
+  /** Only pipelines created before this (Unix ns). */
+  before?: bigint;
+}
+
+export class Pipelines {
+  private readonly byRkey;
+  private readonly statements = new Map<string, ReturnType<Pipelines["prepareQuery"]>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly writer: Writer,
+    private readonly broker: Broker,
+  ) {
+    this.byRkey = db
+      .select()
+      .from(pipelines)
+      .where(eq(pipelines.rkey, sql.placeholder("rkey")))
+      .orderBy(desc(pipelines.created))
+      .limit(1)
+      .prepare();
+  }
+
+  /**
+   * Stamps kept only here, so the event log's clocks start above them after a restart: the
+   * newest `created`, and the greatest TID tack minted (knots' TIDs are theirs, not ours).
+   */
+  static highWater(db: Db): { created?: bigint; tid?: string } {
+    const row = db
+      .select({ created: max(pipelines.created) })
+      .from(pipelines)
+      .get();
+    const tid = db
+      .select({ rkey: max(pipelines.rkey) })
+      .from(pipelines)
+      .where(eq(pipelines.origin, "tack"))
+      .get();
+    return {
+      created:
+        row?.created === null || row?.created === undefined ? undefined : BigInt(row.created),
+      tid: tid?.rkey ?? undefined,
+    };
+  }
+
+  /**
+   * A pipeline a knot announced, under the knot's own rkey. Resolves undefined, changing
+   * nothing, when that (knot, rkey) was recorded before.
+   */
+  recordFromKnot(
+    knot: string,
+    rkey: string,
+    record: PipelineRecord,
+  ): Promise<StoredPipeline | undefined> {
+    return this.writer.write((tx) => this.insert(tx, { knot, rkey, record, origin: "knot" }));
+  }
+
+  /**
+   * A pipeline tack made: mints its TID and publishes its record on /events in the same
+   * commit. `inTx` lets the caller commit its own rows (e.g. a de-duplication key) with it.
+   */
+  create(
+    record: PipelineRecord,
+    inTx?: (tx: Tx, pipeline: StoredPipeline) => void,
+  ): Promise<StoredPipeline> {
+    return this.writer.write((tx, onCommit) => {
+      const pipeline = this.createInTx(tx, onCommit, record);
+      inTx?.(tx, pipeline);
+      return pipeline;
+    });
+  }
+
+  /** `create` inside the caller's transaction. */
+  createInTx(tx: Tx, onCommit: OnCommit, record: PipelineRecord): StoredPipeline {
+    const rkey = this.broker.store.mintTid();
+    const event = this.broker.appendInTx(
+      tx,
+      onCommit,
+      NSID_PIPELINE,
+      { ...toJson(record), $type: NSID_PIPELINE },
+      { rkey },
+    );
+    const pipeline = this.insert(tx, {
+      knot: record.triggerMetadata.repo.knot,
+      rkey,
+      record,
+      origin: "tack",
+      created: event.created,
+    });
+    if (!pipeline) throw new Error(`pipelines: minted id ${rkey} already taken`);
+    return pipeline;
+  }
+
+  get(rkey: string): StoredPipeline | undefined {
+    const row = this.byRkey.get({ rkey });
+    return row && toStored(row);
+  }
+
+  /** One page of a repo's pipelines, newest first, and how many match including older pages. */
+  query(query: PipelineQuery): { pipelines: StoredPipeline[]; total: number } {
+    const { page, count } = this.statementsFor(query);
+    const params = queryParams(query);
+    const rows = page.all(params);
+    const total = count.get(params);
+    return { pipelines: rows.map(toStored), total: Number(total?.count ?? 0) };
+  }
+
+  /**
+   * SQLite's plan for `query` (its page and its count), one line per step: for operators and
+   * tests checking that answering walks indexes, not tables.
+   */
+  explain(query: PipelineQuery): string[] {
+    const values = queryParams(query);
+    const { page, count } = this.statementsFor(query);
+    return [page.getQuery(), count.getQuery()].flatMap(({ sql: text, params }) => {
+      const bindings = fillPlaceholders(params, values).map((value) => {
+        if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") {
+          return value;
+        }
+        throw new Error(`pipelines: cannot explain a query bound to ${typeof value}`);
+      });
+      return this.db.$client
+        .query<{ detail: string }, (string | number | bigint)[]>(`EXPLAIN QUERY PLAN ${text}`)
+        .all(...bindings)
+        .map((row) => row.detail);
+    });
+  }
+
+  /**
+   * Prepared once per shape of query (which filters it uses), with lists bound as JSON arrays:
+   * a handful of statements serve every query, and none is built per request.
+   */
+  private statementsFor(query: PipelineQuery) {
+    const shape = [query.kinds?.length, query.commits?.length, query.before !== undefined]
+      .map(Boolean)
+      .join();
+    const cached = this.statements.get(shape);
+    if (cached) return cached;
+    const statements = this.prepareQuery(query);
+    this.statements.set(shape, statements);
+    return statements;
+  }
+
+  private prepareQuery(query: PipelineQuery) {
+    const where = this.matching(query);
+    return { page: this.page(where).prepare(), count: this.count(where).prepare() };
+  }
+
+  private matching(query: PipelineQuery) {
+    const filters = [eq(pipelines.repo, sql.placeholder("repo"))];
+    if (query.kinds?.length) filters.push(inJsonList(pipelines.kind, "kinds"));
+    if (query.commits?.length) {
+      filters.push(inJsonList(pipelines.commitSha, "commits"));
+      // At most one pipeline per commit, the newest (the lexicon's promise for `commits`).
+      const newestPerCommit = this.db
+        .select({ created: max(pipelines.created) })
+        .from(pipelines)
+        .where(and(...filters))
+        .groupBy(pipelines.commitSha);
+      filters.push(inArray(pipelines.created, newestPerCommit));
+    }
+    if (query.before !== undefined) filters.push(lt(pipelines.created, sql.placeholder("before")));
+    return and(...filters);
+  }
+
+  private page(where: ReturnType<Pipelines["matching"]>) {
+    return this.db
+      .select()
+      .from(pipelines)
+      .where(where)
+      .orderBy(desc(pipelines.created))
+      .limit(sql.placeholder("limit"));
+  }
+
+  private count(where: ReturnType<Pipelines["matching"]>) {
+    return this.db.select({ count: sql<number>`count(*)` }).from(pipelines).where(where);
+  }
+
+  async markDispatched(knot: string, rkey: string): Promise<void> {
+    await this.writer.write((tx) =>
+      tx
+        .update(pipelines)
+        .set({ dispatchedAt: Date.now() })
+        .where(and(eq(pipelines.knot, knot), eq(pipelines.rkey, rkey)))
+        .run(),
+    );
+  }
+
+  /** Pipelines whose workflows did not all reach a provider (a crash in between), oldest first. */
+  undispatched(): StoredPipeline[] {
+    return this.db
+      .select()
+      .from(pipelines)
+      .where(isNull(pipelines.dispatchedAt))
+      .orderBy(asc(pipelines.created))
+      .all()
+      .map(toStored);
+  }
+
+  /**
+   * Forgets up to `limit` dispatched pipelines received before `cutoffMs`, like the events
+   * that published them. Only a knot replaying more than the retention period could announce
+   * one again, and knots do not.
+   */
+  pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
+    const old = tx
+      .select({ created: pipelines.created })
+      .from(pipelines)
+      .where(and(isNotNull(pipelines.dispatchedAt), lt(pipelines.receivedAt, cutoffMs)))
+      .limit(limit);
+    return tx
+      .delete(pipelines)
+      .where(inArray(pipelines.created, old))
+      .returning({ created: pipelines.created })
+      .all().length;
+  }
+
+  private insert(
+    tx: Tx,
+    pipeline: {
+      knot: string;
+      rkey: string;
+      record: PipelineRecord;
+      origin: PipelineOrigin;
+      created?: bigint;
+    },
+  ): StoredPipeline | undefined {
+    const trigger = pipeline.record.triggerMetadata;
+    const inserted = tx
+      .insert(pipelines)
+      .values({
+        created: pipeline.created ?? this.broker.store.stamp(),
+        knot: pipeline.knot,
+        rkey: pipeline.rkey,
+        repo: repoKey(trigger),
+        kind: trigger.kind,
+        commitSha: commitOf(trigger),
+        origin: pipeline.origin,
+        record: canonicalJson(toJson(pipeline.record)),
+        receivedAt: Date.now(),
+      })
+      .onConflictDoNothing()
+      .returning()
+      .all();
+    const row = inserted[0];
+    return row && toStored(row);
+  }
+}
+
+/** The key queryPipelines' `repo` matches: the repo DID, else (older records) the owner DID. */
+export function repoKey(trigger: TriggerMetadata): string {
+  return trigger.repo.repoDid ?? trigger.repo.did;
+}
+
+/** The commit a trigger runs on; "" when it names none. */
+export function commitOf(trigger: TriggerMetadata): string {
+  return trigger.push?.newSha ?? trigger.pullRequest?.sourceSha ?? trigger.manual?.sha ?? "";
+}
+
+/** `column IN (the JSON array bound to placeholder `name`)`: one statement for any list length. */
+function inJsonList(column: SQLiteColumn, name: string): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${sql.placeholder(name)}))`;
+}
+
+function queryParams(query: PipelineQuery) {
+  return {
+    repo: query.repo,
+    kinds: JSON.stringify(query.kinds ?? []),
+    commits: JSON.stringify(query.commits ?? []),
+    before: query.before ?? 0n,
+    limit: query.limit,
+  };
+}
+
+function toJson(record: PipelineRecord): { [key: string]: JsonValue } {
+  return JSON.parse(JSON.stringify(record));
+}
+
+/** Compiled once: every page of queryPipelines checks up to 250 records read back from disk. */
+const StoredRecord = TypeCompiler.Compile(PipelineRecord);
+
+function toStored(row: typeof pipelines.$inferSelect): StoredPipeline {
+  const record: unknown = JSON.parse(row.record);
+  // Validated before it was stored; checked again because it comes back from disk.
+  if (!StoredRecord.Check(record)) {
+    throw new Error(`pipelines: stored record of ${row.knot}/${row.rkey} does not validate`);
+  }
+  return {
+    rkey: row.rkey,
+    knot: row.knot,
+    repo: row.repo,
+    kind: record.triggerMetadata.kind,
+    commit: row.commitSha,
+    origin: row.origin === "tack" ? "tack" : "knot",
+    record,
+    created: row.created,
+    dispatched: row.dispatchedAt !== null,
+  };
+}
