@@ -55,6 +55,8 @@ export interface AppDeps {
   health: () => Promise<HealthReport>;
   events?: Partial<EventsOptions>;
   webhookBodies?: Partial<WebhookBodyLimits>;
+  /** The operator's status page for GET / from a browser (src/http/status-page.ts). */
+  statusPage?: () => Promise<string>;
 }
 
 export function createApp(deps: AppDeps) {
@@ -92,7 +94,7 @@ export function createApp(deps: AppDeps) {
         ...deps.webhookBodies,
       }),
     )
-    .use(rootRoutes())
+    .use(rootRoutes(deps.statusPage))
     .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))
     .use(

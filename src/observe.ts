@@ -13,8 +13,10 @@ import type { Writer } from "./db/writer.ts";
 import type { TopicPublisher } from "./eventlog/broker.ts";
 import type { HealthReport } from "./http/health.ts";
 import type { OpenSockets } from "./http/sockets.ts";
+import type { StatusPipeline } from "./http/status-page.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Pipelines, StoredPipeline } from "./pipeline/pipelines.ts";
 import type { Workflows } from "./pipeline/workflows.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
 import type { JetstreamConsumer } from "./tangled/jetstream.ts";
@@ -255,4 +257,55 @@ function formatDuration(seconds: number): string {
 function jetstreamLag(service: ObservedService): number | null {
   const last = service.jetstream.lastEventUs;
   return last > 0 ? Math.max(0, Date.now() / 1000 - last / 1_000_000) : null;
+}
+
+/**
+ * The status page's pipelines: the newest across every repo, each with its workflows' latest
+ * status (one indexed read per knot). A workflow the record names but tack never recorded
+ * (its `when:` did not match, or it is still being dispatched) shows as "not run".
+ */
+export function recentPipelines(
+  pipelines: Pipelines,
+  workflows: Workflows,
+  limit: number,
+): StatusPipeline[] {
+  const recent = pipelines.recent(limit);
+  const byKnot = new Map<string, string[]>();
+  for (const pipeline of recent) {
+    byKnot.set(pipeline.knot, [...(byKnot.get(pipeline.knot) ?? []), pipeline.rkey]);
+  }
+  const statuses = new Map<string, ReturnType<Workflows["ofPipelines"]>>();
+  for (const [knot, rkeys] of byKnot) statuses.set(knot, workflows.ofPipelines(knot, rkeys));
+  return recent.map((pipeline) => {
+    const recorded = statuses.get(pipeline.knot)?.get(pipeline.rkey) ?? new Map();
+    const names = new Set([...recorded.keys(), ...pipeline.record.workflows.map((w) => w.name)]);
+    return {
+      rkey: pipeline.rkey,
+      knot: pipeline.knot,
+      repo: repoLabel(pipeline),
+      kind: pipeline.kind,
+      ref: refLabel(pipeline),
+      commit: pipeline.commit,
+      createdMs: Number(pipeline.created / 1_000_000n),
+      workflows: [...names].map((name) => {
+        const workflow = recorded.get(name);
+        return workflow
+          ? { name, status: workflow.status, error: workflow.error }
+          : { name, status: "not run", error: null };
+      }),
+    };
+  });
+}
+
+function repoLabel(pipeline: StoredPipeline): string {
+  const repo = pipeline.record.triggerMetadata.repo;
+  return repo.repo ? `${repo.did}/${repo.repo}` : (repo.repoDid ?? repo.did);
+}
+
+function refLabel(pipeline: StoredPipeline): string {
+  const trigger = pipeline.record.triggerMetadata;
+  if (trigger.push) return trigger.push.ref.replace(/^refs\/(heads|tags)\//, "");
+  if (trigger.pullRequest)
+    return `${trigger.pullRequest.sourceBranch} → ${trigger.pullRequest.targetBranch}`;
+  return trigger.manual?.ref?.replace(/^refs\/(heads|tags)\//, "") ?? "";
 }

@@ -17,12 +17,14 @@ import type { WebhookBodyLimits } from "./http/body-limits.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { LogStreamSlots } from "./http/log-stream.ts";
 import { OpenSockets } from "./http/sockets.ts";
+import { createStatusPage } from "./http/status-page.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import {
   createHealthCheck,
   type HealthOptions,
   logFinishedWorkflows,
+  recentPipelines,
   registerServiceGauges,
 } from "./observe.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
@@ -211,6 +213,13 @@ export async function startTack(
     stopping: () => stopping !== undefined,
   };
   registerServiceGauges(metrics, observed);
+  const health = createHealthCheck(observed, { schemaVersion, ...overrides.health });
+  const statusPage = createStatusPage({
+    hostname: config.hostname,
+    health,
+    knots: () => knots.status(),
+    recentPipelines: (limit) => recentPipelines(pipelines, workflows, limit),
+  });
 
   let app: App;
   try {
@@ -227,7 +236,8 @@ export async function startTack(
       logSlots: new LogStreamSlots(),
       log,
       metrics,
-      health: createHealthCheck(observed, { schemaVersion, ...overrides.health }),
+      health,
+      statusPage,
       events: overrides.events,
       webhookBodies: overrides.webhookBodies,
     }).listen({ hostname: config.listen.hostname, port: config.listen.port, reusePort: false });
