@@ -4,8 +4,11 @@
  * hundreds of uploads and trickle their bodies in (each up to 1 MiB, buffered for as long as
  * the sender likes).
  *
- * - At most `maxInFlight` webhook bodies are in flight at once; beyond that a POST is answered
- *   503 with `Retry-After` before its body is read (CIs retry such deliveries).
+ * - Bodies in flight share a byte budget (`maxInFlightBytes`): each POST reserves its
+ *   Content-Length (the size cap when it sends none) until it is answered, and one that does
+ *   not fit, or that would exceed `maxInFlight` uploads, is answered 503 with `Retry-After`
+ *   before its body is read. Real webhooks are a few kilobytes, so a burst of hundreds from a
+ *   busy CI fits; hundreds of 1 MiB uploads do not.
  * - A body must arrive within `bodyTimeoutMs` of the request (real CIs send theirs at once);
  *   a slower one is answered 408 and its slot freed.
  *
@@ -17,13 +20,17 @@ import { Elysia } from "elysia";
 import type { Metrics } from "../metrics.ts";
 
 export interface WebhookBodyLimits {
+  /** Uploads in flight at once. */
   maxInFlight: number;
+  /** Bytes reserved by uploads in flight at once. */
+  maxInFlightBytes: number;
   bodyTimeoutMs: number;
   maxBytes: number;
 }
 
 export const DEFAULT_WEBHOOK_BODY_LIMITS: WebhookBodyLimits = {
-  maxInFlight: 32,
+  maxInFlight: 512,
+  maxInFlightBytes: 32 << 20,
   bodyTimeoutMs: 10_000,
   maxBytes: 1 << 20,
 };
@@ -37,12 +44,14 @@ export function webhookBodyLimits(
   deps: { metrics?: Metrics; knownProviders?: Set<string> } & Partial<WebhookBodyLimits> = {},
 ) {
   const limits = { ...DEFAULT_WEBHOOK_BODY_LIMITS, ...deps };
-  const slots = new Map<Request, ReturnType<typeof setTimeout>>();
+  const slots = new Map<Request, { backstop: ReturnType<typeof setTimeout>; bytes: number }>();
+  let reservedBytes = 0;
   const release = (request: Request) => {
-    const backstop = slots.get(request);
-    if (backstop === undefined) return;
-    clearTimeout(backstop);
+    const slot = slots.get(request);
+    if (slot === undefined) return;
+    clearTimeout(slot.backstop);
     slots.delete(request);
+    reservedBytes -= slot.bytes;
   };
   const count = (request: Request, result: "busy" | "timeout" | "too_large") => {
     const name = new URL(request.url).pathname.slice(PREFIX.length);
@@ -54,7 +63,12 @@ export function webhookBodyLimits(
   return new Elysia({ name: "webhook-body-limits" })
     .onRequest(async ({ request }) => {
       if (request.method !== "POST" || !new URL(request.url).pathname.startsWith(PREFIX)) return;
-      if (slots.size >= limits.maxInFlight) {
+      const length = Number(request.headers.get("content-length") ?? Number.NaN);
+      const bytes =
+        Number.isFinite(length) && length >= 0
+          ? Math.min(length, limits.maxBytes)
+          : limits.maxBytes;
+      if (slots.size >= limits.maxInFlight || reservedBytes + bytes > limits.maxInFlightBytes) {
         count(request, "busy");
         return new Response("too many webhook deliveries in flight; retry later\n", {
           status: 503,
@@ -64,10 +78,8 @@ export function webhookBodyLimits(
           },
         });
       }
-      slots.set(
-        request,
-        setTimeout(() => release(request), SLOT_BACKSTOP_MS),
-      );
+      reservedBytes += bytes;
+      slots.set(request, { backstop: setTimeout(() => release(request), SLOT_BACKSTOP_MS), bytes });
       const body = await readBody(request, limits);
       if (body === "timeout" || body === "too_large") {
         release(request);
