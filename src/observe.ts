@@ -71,7 +71,11 @@ export function createHealthCheck(
     const disconnected = followed
       .filter((knot) => !knot.connected)
       .map((knot) => {
-        const state = streams.get(knot.knot);
+        // A stream knows its URL's host, where a default port (knot.example:443) is dropped.
+        const state =
+          streams.get(knot.knot) ??
+          streams.get(urlHost(`wss://${knot.knot}`)) ??
+          streams.get(urlHost(`ws://${knot.knot}`));
         const seconds = state ? (downSeconds(state, now) ?? 0) : 0;
         if (seconds * 1000 >= disconnectedGraceMs)
           reasons.push(`knot ${knot.knot}: ${describeDown(state, seconds)}`);
@@ -235,6 +239,14 @@ export function logFinishedWorkflows(publisher: TopicPublisher, log: Logger): To
       return publisher.publish(topic, data);
     },
   };
+}
+
+function urlHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
 }
 
 function downSeconds(state: StreamState, now: number): number | null {
