@@ -70,6 +70,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly pushes = new Counter({
+    name: "tack_pushes_total",
+    help: "sh.tangled.git.refUpdate events from knots by outcome (accepted, duplicate, skip-ci, …).",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
+  readonly workflowReadsAbandoned = new Counter({
+    name: "tack_workflow_reads_abandoned_total",
+    help: "Pushes and pull requests that ran nothing because their workflow files could not be read from the knot (for ten minutes, or a final error).",
+    registers: [this.registry],
+  });
+
   /**
    * Wraps `fetch` so every request a provider makes is counted and timed. Providers receive
    * this instead of the global fetch (tests substitute their own stand-in APIs by URL).

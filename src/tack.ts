@@ -27,19 +27,24 @@ import {
   recentPipelines,
   registerServiceGauges,
 } from "./observe.ts";
+import { TriggerEventRunner } from "./pipeline/event-runner.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
 import { Pipelines } from "./pipeline/pipelines.ts";
+import { PushIntake } from "./pipeline/push-intake.ts";
 import { PipelineRunner } from "./pipeline/runner.ts";
+import { TriggerEvents } from "./pipeline/trigger-events.ts";
 import { Workflows } from "./pipeline/workflows.ts";
 import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { StartupError } from "./startup-error.ts";
+import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
 import { KnotXrpc } from "./tangled/knot-xrpc.ts";
-import { KnotStreams } from "./tangled/knots.ts";
+import { type KnotEventHandler, KnotStreams } from "./tangled/knots.ts";
+import { NSID_COLLABORATOR_UPDATE, NSID_PIPELINE, NSID_REF_UPDATE } from "./tangled/lexicons.ts";
 import { Membership } from "./tangled/membership.ts";
 import { WorkflowFiles } from "./tangled/workflow-files.ts";
 import { StreamBoard, type StreamOptions } from "./tangled/ws-client.ts";
@@ -58,6 +63,8 @@ export interface Tack {
   pipelines: Pipelines;
   runner: PipelineRunner;
   intake: KnotPipelineIntake;
+  pushes: PushIntake;
+  eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
   retention: Retention;
@@ -146,23 +153,51 @@ export async function startTack(
   });
   const pipelines = new Pipelines(database.db, writer, broker);
   const runner = new PipelineRunner({ pipelines, workflows, providers, log });
+  const workflowFiles = new WorkflowFiles(
+    new KnotXrpc({ dev: config.dev, fetch: overrides.knotFetch }),
+  );
+  const triggerEvents = new TriggerEvents(database.db);
+  const eventRunner = new TriggerEventRunner({
+    writer,
+    events: triggerEvents,
+    pipelines,
+    runner,
+    membership,
+    workflowFiles,
+    clock,
+    log,
+    onGiveUp: () => metrics.workflowReadsAbandoned.inc(),
+  });
   const intake = new KnotPipelineIntake({
+    writer,
+    events: triggerEvents,
+    clock,
     pipelines,
     runner,
     membership,
     log,
     onOutcome: (outcome) => metrics.triggers.inc({ outcome }),
   });
-  const workflowFiles = new WorkflowFiles(
-    new KnotXrpc({ dev: config.dev, fetch: overrides.knotFetch }),
-  );
+  const pushes = new PushIntake({
+    writer,
+    events: triggerEvents,
+    eventRunner,
+    membership,
+    clock,
+    log,
+    onOutcome: (outcome) => metrics.pushes.inc({ outcome }),
+  });
   let knotsReady = false;
   const knotStreams = new StreamBoard();
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
     cursors,
-    intake,
+    handlers: new Map<string, KnotEventHandler>([
+      [NSID_PIPELINE, (knot, rkey, event) => intake.accept(knot, rkey, event)],
+      [NSID_REF_UPDATE, (knot, rkey, event) => pushes.accept(knot, rkey, event)],
+      [NSID_COLLABORATOR_UPDATE, collaboratorUpdateHandler({ writer, membership, log })],
+    ]),
     log,
     stream: { ...overrides.streams, board: knotStreams },
   });
@@ -190,6 +225,10 @@ export async function startTack(
       {
         name: "pipelines",
         prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "trigger_events",
+        prune: (tx, cutoffMs, limit) => triggerEvents.pruneBefore(tx, cutoffMs, limit),
       },
       {
         name: "webhook_deliveries",
@@ -269,6 +308,7 @@ export async function startTack(
   // Finish what a previous process left half done, in the background: it may wait on a CI,
   // and the HTTP side (health, /events, webhooks) must not wait with it.
   runner.recover();
+  eventRunner.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -299,7 +339,10 @@ export async function startTack(
       const deadline = Date.now() + (overrides.shutdownGraceMs ?? 3_000);
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
-      await within(Promise.all([jetstream.stop(), knots.stop(), retention.stop()]), 1_000);
+      await within(
+        Promise.all([jetstream.stop(), knots.stop(), retention.stop(), eventRunner.stop()]),
+        1_000,
+      );
       // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
       // start finishes it (runner.recover). Providers stop after, so none is failed by it.
       await within(runner.stop(), 2_000);
@@ -329,6 +372,8 @@ export async function startTack(
     pipelines,
     runner,
     intake,
+    pushes,
+    eventRunner,
     jetstream,
     knots,
     retention,

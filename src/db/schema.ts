@@ -171,6 +171,56 @@ export const pipelines = sqliteTable(
 );
 
 /**
+ * Owner: src/tangled/membership.ts. Collaborators a repo's own knot announced
+ * (sh.tangled.repo.collaboratorUpdate), keyed by repo DID: push rights like record-based ones.
+ */
+export const knotCollaborators = sqliteTable(
+  "knot_collaborators",
+  {
+    repoDid: text("repo_did").notNull(),
+    subject: text("subject").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repoDid, table.subject] })],
+);
+
+/**
+ * Owner: src/pipeline/trigger-events.ts. Every push and pull request event that may become a
+ * pipeline, keyed by (repo, ref, commit) so it runs once whoever announces it: a knot's
+ * refUpdate, a legacy knot pipeline, a pull record on Jetstream, in any order, replayed or not.
+ * `repo` is the repo DID (owner DID/name for repos without one); for pull requests `ref` is
+ * `pull:<source>:<target>:<action>`. While `state` is "loading" tack reads the workflow files
+ * from the knot (retried with backoff, durably); "done" ends it (with the pipeline that ran, if
+ * any), "gave-up" after the files could not be read for ten minutes. `fallback` holds a legacy
+ * knot pipeline for the same event, run instead if the files cannot be read.
+ */
+export const triggerEvents = sqliteTable(
+  "trigger_events",
+  {
+    repo: text("repo").notNull(),
+    ref: text("ref").notNull(),
+    sha: text("sha").notNull(),
+    knot: text("knot").notNull(),
+    state: text("state").notNull(),
+    // The trigger metadata to build the pipeline from, and the push's changed files, as JSON.
+    trigger: text("trigger").notNull(),
+    changedFiles: text("changed_files").notNull(),
+    attempts: int("attempts").notNull(),
+    nextAttemptAt: int("next_attempt_at"),
+    lastError: text("last_error"),
+    fallbackRkey: text("fallback_rkey"),
+    fallback: text("fallback"),
+    pipelineRkey: text("pipeline_rkey"),
+    receivedAt: int("received_at").notNull(),
+    finishedAt: int("finished_at"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.repo, table.ref, table.sha] }),
+    index("trigger_events_state").on(table.state),
+    index("trigger_events_finished_at").on(table.finishedAt),
+  ],
+);
+
+/**
  * Owner: src/providers/deliveries.ts. Webhook deliveries already accepted, per provider, so an
  * exact replay or a CI's redelivery is acknowledged without being applied twice.
  */

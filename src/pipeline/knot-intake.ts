@@ -11,24 +11,36 @@
  *      found by its repo DID when the record has one, else by owner DID and name;
  *   4. the repo's owner is the spindle owner or a member.
  * Then the pipeline is recorded durably under the knot's rkey (a repeat is ignored, forever)
- * and handed to the runner.
+ * and handed to the runner, unless the same push or pull request event was announced before:
+ * knots announce a push twice, as a refUpdate (which tack reads and matches itself) and as this
+ * legacy record. If the refUpdate came first and its workflow files are still being read, the
+ * record is held as a fallback that runs only if they cannot be; if they could not be read
+ * already, or tack gave up on them, the record runs now; otherwise it runs nothing.
  */
 import { Value } from "@sinclair/typebox/value";
+import type { Clock } from "../clock.ts";
+import type { Writer } from "../db/writer.ts";
 import type { Logger } from "../log.ts";
 import { PipelineRecord, type TriggerMetadata } from "../tangled/lexicons.ts";
 import type { Membership } from "../tangled/membership.ts";
-import type { Pipelines } from "./pipelines.ts";
+import type { Pipelines, StoredPipeline } from "./pipelines.ts";
+import { repoKey } from "./push-intake.ts";
 import type { PipelineRunner } from "./runner.ts";
+import { keyOf, type TriggerEventKey, type TriggerEvents } from "./trigger-events.ts";
 
 export type IntakeOutcome =
   | "accepted"
   | "duplicate"
+  | "held"
   | "malformed"
   | "knot-mismatch"
   | "repo-not-tracked"
   | "actor-not-allowed";
 
 export interface KnotIntakeDeps {
+  writer: Writer;
+  events: TriggerEvents;
+  clock: Clock;
   pipelines: Pipelines;
   runner: PipelineRunner;
   membership: Membership;
@@ -77,11 +89,21 @@ export class KnotPipelineIntake {
       });
       return "actor-not-allowed";
     }
-    const pipeline = await this.deps.pipelines.recordFromKnot(knot, rkey, event);
-    if (!pipeline) {
+    const decision = await this.record(
+      knot,
+      rkey,
+      event,
+      keyOf(repoKey(tracked), event.triggerMetadata),
+    );
+    if (decision === "held") {
+      log.info("pipeline: held, the same push is being read from its refUpdate");
+      return "held";
+    }
+    if (!decision) {
       log.debug("pipeline: duplicate ignored");
       return "duplicate";
     }
+    const pipeline = decision;
     log.info("pipeline: accepted", {
       kind: event.triggerMetadata.kind,
       repo: name,
@@ -89,6 +111,34 @@ export class KnotPipelineIntake {
     });
     this.deps.runner.run(pipeline);
     return "accepted";
+  }
+
+  /**
+   * Records the pipeline unless its event ran already; "held" when it waits as the fallback of
+   * an event whose files are being read.
+   */
+  private record(
+    knot: string,
+    rkey: string,
+    record: PipelineRecord,
+    key: TriggerEventKey | undefined,
+  ): Promise<StoredPipeline | "held" | undefined> {
+    const { pipelines, events } = this.deps;
+    return this.deps.writer.write((tx) => {
+      const now = this.deps.clock.now();
+      if (!key) return pipelines.recordFromKnotInTx(tx, knot, rkey, record);
+      const existing = events.get(key, tx);
+      if (existing?.state === "done") return undefined;
+      if (existing?.state === "loading" && existing.attempts === 0) {
+        events.holdFallback(tx, key, rkey, record);
+        return "held";
+      }
+      const pipeline = pipelines.recordFromKnotInTx(tx, knot, rkey, record);
+      if (!pipeline) return undefined;
+      if (existing) events.finish(tx, key, rkey, now);
+      else events.claimDone(tx, { key, knot, trigger: record.triggerMetadata }, rkey, now);
+      return pipeline;
+    });
   }
 }
 

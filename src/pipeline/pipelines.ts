@@ -115,9 +115,18 @@ export class Pipelines {
     rkey: string,
     record: PipelineRecord,
   ): Promise<StoredPipeline | undefined> {
-    return this.writer.write((tx) => this.insert(tx, { knot, rkey, record, origin: "knot" }));
+    return this.writer.write((tx) => this.recordFromKnotInTx(tx, knot, rkey, record));
   }
 
+  /** `recordFromKnot` inside the caller's transaction. */
+  recordFromKnotInTx(
+    tx: Tx,
+    knot: string,
+    rkey: string,
+    record: PipelineRecord,
+  ): StoredPipeline | undefined {
+    return this.insert(tx, { knot, rkey, record, origin: "knot" });
+  }
   /**
    * A pipeline tack made: mints its TID and publishes its record on /events in the same
    * commit. `inTx` lets the caller commit its own rows (e.g. a de-duplication key) with it.

@@ -8,9 +8,10 @@
  * time of the newest TID handled (Unix ns), and a reconnect asks for events after it minus a
  * rewind. Unlike the upstream spindle, which stores its own clock at dequeue, this follows the
  * knot's timeline: a backlog interrupted half-way resumes where it stopped, and clock skew
- * between tack and the knot does not matter. Replays are harmless: triggers are de-duplicated
- * on (knot, rkey). The cursor is saved only after the frame's trigger was durably accepted or
- * rejected, so a crash in between replays the frame instead of losing it.
+ * between tack and the knot does not matter. Replays are harmless: every handler de-duplicates
+ * (pushes on repo, ref and commit; knot pipelines on knot and rkey). The cursor is saved only
+ * after the frame's handler is done with it (its effect durable, or the frame refused), so a
+ * crash in between replays the frame instead of losing it.
  *
  * A knot no longer followed forgets its cursor: if it is followed again later, it starts live
  * rather than replaying pushes made while this spindle was not in charge of its repos.
@@ -19,9 +20,8 @@ import { Value } from "@sinclair/typebox/value";
 import type { Writer } from "../db/writer.ts";
 import { decodeTid, isTid } from "../eventlog/tid.ts";
 import type { Logger } from "../log.ts";
-import type { KnotPipelineIntake } from "../pipeline/knot-intake.ts";
 import type { Cursors } from "./cursors.ts";
-import { KnotFrame, NSID_PIPELINE } from "./lexicons.ts";
+import { KnotFrame } from "./lexicons.ts";
 import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
 
 /**
@@ -32,11 +32,17 @@ export const KNOT_REWIND_NS = 2_000_000_000n;
 /** TIDs dated further ahead of this host's clock than this do not move the cursor. */
 const MAX_FUTURE_MS = 10 * 60_000;
 
+export type KnotEventHandler = (knot: string, rkey: string, event: unknown) => Promise<unknown>;
+
 export interface KnotStreamsDeps {
   dev: boolean;
   writer: Writer;
   cursors: Cursors;
-  intake: Pick<KnotPipelineIntake, "accept">;
+  /**
+   * What to do with each kind of event, by NSID (others are ignored). A handler resolves once
+   * the event's effect is durable; only then does the knot's cursor move past it.
+   */
+  handlers: ReadonlyMap<string, KnotEventHandler>;
   log: Logger;
   stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
 }
@@ -138,7 +144,7 @@ export class KnotStreams {
       log.warn("knot: skipping a frame without rkey, nsid and event");
       return undefined;
     }
-    if (frame.nsid === NSID_PIPELINE) await this.deps.intake.accept(knot, frame.rkey, frame.event);
+    await this.deps.handlers.get(frame.nsid)?.(knot, frame.rkey, frame.event);
     if (!isTid(frame.rkey)) return undefined;
     const position = decodeTid(frame.rkey).micros * 1_000n;
     // A TID from the future (a broken knot clock) must not push the cursor past real events.

@@ -141,10 +141,13 @@ export const SpindleMemberRecord = Type.Object({
 });
 export type SpindleMemberRecord = Static<typeof SpindleMemberRecord>;
 
-/** sh.tangled.repo.collaborator: `repo` is the at-uri of the sh.tangled.repo record. */
+/**
+ * sh.tangled.repo.collaborator: `repo` names the repo, by its DID in today's records and by the
+ * at-uri of its sh.tangled.repo record in older ones.
+ */
 export const CollaboratorRecord = Type.Object({
   subject: Did,
-  repo: Type.String({ pattern: "^at://" }),
+  repo: Type.String({ pattern: "^(?:at://|did:)", maxLength: 2048 }),
   createdAt: Type.String(),
 });
 export type CollaboratorRecord = Static<typeof CollaboratorRecord>;
@@ -176,3 +179,33 @@ export const KnotFrame = Type.Object({
   event: Type.Unknown(),
 });
 export type KnotFrame = Static<typeof KnotFrame>;
+
+export const NSID_REF_UPDATE = "sh.tangled.git.refUpdate";
+export const NSID_COLLABORATOR_UPDATE = "sh.tangled.repo.collaboratorUpdate";
+
+/**
+ * sh.tangled.git.refUpdate: one pushed ref, as a knot's post-receive hook announces it. Today's
+ * knots name the repo by its own DID (`repo`); older ones by owner DID (`repoDid`, despite the
+ * name) and `repoName`. `meta` is null when the ref was deleted.
+ */
+export const RefUpdate = Type.Object({
+  ref: Type.String({ minLength: 1, maxLength: 2560 }),
+  oldSha: Sha,
+  newSha: Sha,
+  repo: Type.Optional(Did),
+  repoDid: Type.Optional(Did),
+  repoName: Type.Optional(Type.String({ minLength: 1 })),
+  ownerDid: Type.Optional(Did),
+  committerDid: Type.Optional(Did),
+  changedFiles: Type.Optional(Type.Array(Type.String(), { maxItems: 100_000 })),
+  pushOptions: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 50 })),
+});
+export type RefUpdate = Static<typeof RefUpdate>;
+
+/** sh.tangled.repo.collaboratorUpdate: a knot adding or removing a repo's collaborator. */
+export const CollaboratorUpdate = Type.Object({
+  op: Type.Union([Type.Literal("add"), Type.Literal("remove")]),
+  subject: Did,
+  repo: Did,
+});
+export type CollaboratorUpdate = Static<typeof CollaboratorUpdate>;

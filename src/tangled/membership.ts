@@ -9,9 +9,14 @@
  */
 import { and, eq, inArray, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { collaborators, members, repos } from "../db/schema.ts";
+import { collaborators, knotCollaborators, members, repos } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
-import type { CollaboratorRecord, RepoRecord, SpindleMemberRecord } from "./lexicons.ts";
+import type {
+  CollaboratorRecord,
+  CollaboratorUpdate,
+  RepoRecord,
+  SpindleMemberRecord,
+} from "./lexicons.ts";
 
 export interface TrackedRepo {
   /** The owner's DID (the author of the sh.tangled.repo record). */
@@ -81,8 +86,9 @@ export class Membership {
   }
 
   /**
-   * Kept only for repos owned by an allowed DID (the repo's at-uri names its owner): anyone on
-   * the network can write collaborator records, and we store just the ones that concern us.
+   * Kept only when written by the owner or a member (anyone on the network can write
+   * collaborator records; only records by people who may own repos here can matter). Whether a
+   * record really grants rights is decided when asked: its author must own the repo it names.
    */
   applyCollaborator(
     tx: Tx,
@@ -90,11 +96,9 @@ export class Membership {
     rkey: string,
     record: CollaboratorRecord | undefined,
   ): void {
-    const repoOwner = record ? /^at:\/\/([^/]+)\//.exec(record.repo)?.[1] : undefined;
-    if (!record || !repoOwner || !this.isAllowed(repoOwner)) {
-      tx.delete(collaborators)
-        .where(and(eq(collaborators.did, did), eq(collaborators.rkey, rkey)))
-        .run();
+    const thisRecord = and(eq(collaborators.did, did), eq(collaborators.rkey, rkey));
+    if (!record || !this.isAllowed(did)) {
+      tx.delete(collaborators).where(thisRecord).run();
       return;
     }
     tx.insert(collaborators)
@@ -104,6 +108,62 @@ export class Membership {
         set: { subject: record.subject, repo: record.repo },
       })
       .run();
+  }
+
+  /**
+   * A collaborator change announced by a knot; only the repo's own knot may announce it.
+   * Returns false (changing nothing) when the repo is not tracked or lives on another knot.
+   */
+  applyKnotCollaborator(tx: Tx, knot: string, update: CollaboratorUpdate): boolean {
+    const repo = this.repoByDid(update.repo);
+    if (!repo || repo.knot !== knot) return false;
+    const row = { repoDid: update.repo, subject: update.subject };
+    if (update.op === "add") tx.insert(knotCollaborators).values(row).onConflictDoNothing().run();
+    else {
+      tx.delete(knotCollaborators)
+        .where(
+          and(
+            eq(knotCollaborators.repoDid, row.repoDid),
+            eq(knotCollaborators.subject, row.subject),
+          ),
+        )
+        .run();
+    }
+    return true;
+  }
+
+  /**
+   * Whether `actor` may push to (and run, trigger or cancel pipelines of) `repo`: its owner, a
+   * collaborator named by a record the owner wrote, or one the repo's knot announced.
+   */
+  hasPushRights(actor: string, repo: TrackedRepo): boolean {
+    if (actor === repo.did) return true;
+    const names = [`at://${repo.did}/sh.tangled.repo/${repo.rkey}`];
+    if (repo.repoDid) names.push(repo.repoDid);
+    const byRecord = this.db
+      .select({ subject: collaborators.subject })
+      .from(collaborators)
+      .where(
+        and(
+          eq(collaborators.did, repo.did),
+          eq(collaborators.subject, actor),
+          inArray(collaborators.repo, names),
+        ),
+      )
+      .limit(1)
+      .get();
+    if (byRecord) return true;
+    if (!repo.repoDid) return false;
+    return (
+      this.db
+        .select({ subject: knotCollaborators.subject })
+        .from(knotCollaborators)
+        .where(
+          and(eq(knotCollaborators.repoDid, repo.repoDid), eq(knotCollaborators.subject, actor)),
+        )
+        .limit(1)
+        .get() !== undefined
+    );
   }
 
   /** The owner or an admitted member. */
@@ -147,15 +207,5 @@ export class Membership {
       .orderBy(repos.knot)
       .all();
     return rows.map((row) => row.knot);
-  }
-
-  /** Collaborators recorded for the repo at `repoUri` (at://<did>/sh.tangled.repo/<rkey>). */
-  collaboratorsOf(repoUri: string): string[] {
-    return this.db
-      .select({ subject: collaborators.subject })
-      .from(collaborators)
-      .where(eq(collaborators.repo, repoUri))
-      .all()
-      .map((row) => row.subject);
   }
 }

@@ -5,7 +5,7 @@
 import type { FakeJetstream } from "./fake-jetstream.ts";
 import type { FakeKnot } from "./fake-knot.ts";
 import { until } from "./wait.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord, type WorkflowFile } from "./wire.ts";
+import { freshSha, newTid, OWNER, pipelineRecord, repoRecord, type WorkflowFile } from "./wire.ts";
 
 /**
  * Waits for tack's Jetstream connection, announces `did`'s repo `name` (and `repoDid`, when
@@ -32,7 +32,10 @@ export async function followedRepo(
   await until(() => knot.openConnections === 1, "knot followed");
 }
 
-/** Pushes a push-to-main trigger for the repo with these workflow files; returns its rkey. */
+/**
+ * Announces a new push to main (a commit no other call uses) as a legacy knot pipeline with
+ * these workflow files; returns its rkey.
+ */
 export function pushTrigger(
   knot: FakeKnot,
   workflows: WorkflowFile[],
@@ -45,6 +48,7 @@ export function pushTrigger(
       did: options.did ?? OWNER,
       repo: options.name ?? "app",
       workflows,
+      sha: freshSha(),
     }),
   );
 }

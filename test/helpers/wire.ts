@@ -39,6 +39,7 @@ export function pipelineRecord(options: {
   workflows?: WorkflowFile[];
   kind?: "push" | "pull_request";
   sha?: string;
+  ref?: string;
 }) {
   const sha = options.sha ?? "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
   return {
@@ -54,7 +55,7 @@ export function pipelineRecord(options: {
               targetBranch: "main",
             },
           }
-        : { push: { newSha: sha, oldSha: "0".repeat(40), ref: "refs/heads/main" } }),
+        : { push: { newSha: sha, oldSha: "0".repeat(40), ref: options.ref ?? "refs/heads/main" } }),
       repo: {
         defaultBranch: "",
         did: options.did,
@@ -69,6 +70,38 @@ export function pipelineRecord(options: {
       name: workflow.name,
       raw: workflow.raw,
     })),
+  };
+}
+
+/**
+ * An sh.tangled.git.refUpdate event as today's knots write it (`repo` is the repo DID), or as
+ * older knots did (`repoDid` is the owner's DID, with `repoName`, and no `repo`).
+ */
+export function refUpdateRecord(options: {
+  repo?: string;
+  owner?: string;
+  legacyName?: string;
+  ref?: string;
+  newSha: string;
+  oldSha?: string;
+  changedFiles?: string[];
+  pushOptions?: string[];
+  committer?: string;
+}) {
+  const owner = options.owner ?? OWNER;
+  const deleted = options.newSha === "0".repeat(40);
+  return {
+    $type: "",
+    ...(options.changedFiles ? { changedFiles: options.changedFiles } : {}),
+    committerDid: options.committer ?? owner,
+    meta: deleted ? null : { commitCount: { byEmail: [] }, isDefaultRef: true },
+    newSha: options.newSha,
+    oldSha: options.oldSha ?? "0".repeat(40),
+    ...(options.legacyName
+      ? { repoDid: owner, repoName: options.legacyName }
+      : { ownerDid: owner, repo: options.repo }),
+    ...(options.pushOptions ? { pushOptions: options.pushOptions } : {}),
+    ref: options.ref ?? "refs/heads/main",
   };
 }
 
@@ -96,6 +129,13 @@ export function memberRecord(subject: string, instance: string) {
     instance,
     subject,
   };
+}
+
+let shaCounter = 0;
+/** A commit id no other call returns: each push in a test is a push of its own. */
+export function freshSha(): string {
+  shaCounter++;
+  return `${Date.now().toString(16)}${shaCounter.toString(16).padStart(8, "0")}`.padStart(40, "c");
 }
 
 const TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";

@@ -34,7 +34,11 @@ async function announce(
   service: TestTack,
   knot: FakeKnot,
   commit: string,
-  options: { kind?: "push" | "pull_request"; workflows?: { name: string; raw: string }[] } = {},
+  options: {
+    kind?: "push" | "pull_request";
+    ref?: string;
+    workflows?: { name: string; raw: string }[];
+  } = {},
 ): Promise<string> {
   const rkey = knot.push(
     "sh.tangled.pipeline",
@@ -102,7 +106,8 @@ describe("queryPipelines", () => {
     const a1 = await announce(service, knot, sha(0xa));
     const b = await announce(service, knot, sha(0xb));
     const aPull = await announce(service, knot, sha(0xa), { kind: "pull_request" });
-    const a2 = await announce(service, knot, sha(0xa));
+    // The same commit pushed to another branch: a push of its own.
+    const a2 = await announce(service, knot, sha(0xa), { ref: "refs/heads/release" });
 
     const ids = async (params: Record<string, string | string[]>) => {
       const answer = await xrpcGet<Page>(service, QUERY, { repo: REPO_DID, ...params });
@@ -270,6 +275,7 @@ describe("getPipeline", () => {
         did: OWNER,
         repoDid: REPO_DID,
         kind: "pull_request",
+        sha: "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
       }) as PipelineRecord,
     );
     const answer = await xrpcGet<CiPipeline>(service, GET, { pipeline: rkey });

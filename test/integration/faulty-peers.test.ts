@@ -230,24 +230,58 @@ test("a Jetstream event dated far in the future is refused and cannot freeze the
   ).toBe(true);
 });
 
-test("collaborator records are kept only for repos of the owner or a member", async () => {
+test("collaborator records grant push rights only when the repo's owner wrote them", async () => {
   const jetstream = FakeJetstream.start();
   defer(() => jetstream.stop());
   const service = await serviceFor(jetstream, 10_000);
   await until(() => jetstream.openConnections === 1, "jetstream connected");
-  const ours = `at://${OWNER}/sh.tangled.repo/3m6mxh2znw222`;
-  const theirs = `at://${STRANGER}/sh.tangled.repo/3m6mxh2znw222`;
-  for (const repo of [theirs, ours]) {
-    jetstream.commit(STRANGER, "sh.tangled.repo.collaborator", "create", newTid(), {
+  const repoDid = "did:plc:repo0000000000000000000";
+  const repoRkey = newTid();
+  jetstream.commit(
+    OWNER,
+    "sh.tangled.repo",
+    "create",
+    repoRkey,
+    repoRecord({ name: "app", knot: "knot.example", spindle: HOSTNAME, repoDid }),
+  );
+  await until(() => service.tack.membership.repoByDid(repoDid) !== undefined, "repo tracked");
+  const repo = () => {
+    const tracked = service.tack.membership.repoByDid(repoDid);
+    if (!tracked) throw new Error("repo vanished");
+    return tracked;
+  };
+  const collaborator = (author: string, subject: string, repoName: string) => {
+    const rkey = newTid();
+    jetstream.commit(author, "sh.tangled.repo.collaborator", "create", rkey, {
       $type: "sh.tangled.repo.collaborator",
-      subject: MEMBER,
-      repo,
+      subject,
+      repo: repoName,
       createdAt: "2026-11-26T20:00:00Z",
     });
-  }
-  await until(
-    () => service.tack.membership.collaboratorsOf(ours).length === 1,
-    "our collaborator stored",
+    return rkey;
+  };
+  // A stranger names themselves and a member collaborators of the owner's repo: nothing.
+  collaborator(STRANGER, STRANGER, `at://${OWNER}/sh.tangled.repo/${repoRkey}`);
+  collaborator(STRANGER, MEMBER, repoDid);
+  // The owner names the member, by repo DID, and a third DID by the record's at-uri.
+  const byOwner = collaborator(OWNER, MEMBER, repoDid);
+  collaborator(
+    OWNER,
+    "did:plc:third000000000000000000",
+    `at://${OWNER}/sh.tangled.repo/${repoRkey}`,
   );
-  expect(service.tack.membership.collaboratorsOf(theirs)).toEqual([]);
+  await until(
+    () => service.tack.membership.hasPushRights("did:plc:third000000000000000000", repo()),
+    "the owner's records applied",
+  );
+  expect(service.tack.membership.hasPushRights(MEMBER, repo())).toBe(true);
+  expect(service.tack.membership.hasPushRights(STRANGER, repo())).toBe(false);
+  expect(service.tack.membership.hasPushRights(OWNER, repo())).toBe(true);
+  // The stranger's records are not even kept.
+  const stored = service.tack.database.sqlite
+    .query("select count(*) as n from collaborators where did = ?")
+    .get(STRANGER) as { n: bigint };
+  expect(stored.n).toBe(0n);
+  jetstream.commit(OWNER, "sh.tangled.repo.collaborator", "delete", byOwner);
+  await until(() => !service.tack.membership.hasPushRights(MEMBER, repo()), "record deleted");
 });

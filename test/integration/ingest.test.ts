@@ -13,6 +13,7 @@ import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import {
   FAKE_WORKFLOW,
+  freshSha,
   MEMBER,
   memberRecord,
   newTid,
@@ -283,20 +284,21 @@ describe("ingestion", () => {
     await events.opened;
 
     const record = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" });
+    const later = pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() });
     const first = knot.push("sh.tangled.pipeline", record);
     await until(
       () => forPipeline(events.frames, knot.host, first).length >= 1,
       "first trigger pending",
     );
     knot.dropAll();
-    const second = knot.push("sh.tangled.pipeline", record); // stored while tack is away
+    const second = knot.push("sh.tangled.pipeline", later); // stored while tack is away
     await until(
       () => knot.connections.length === 2 && knot.openConnections === 1,
       "tack reconnected",
     );
     expect(knot.connections[1]?.searchParams.get("cursor")).toMatch(/^\d+$/);
     knot.push("sh.tangled.pipeline", record, first); // the same trigger again
-    knot.push("sh.tangled.pipeline", record, second);
+    knot.push("sh.tangled.pipeline", later, second);
 
     await until(
       () => forPipeline(events.frames, knot.host, second).length === 3,
@@ -333,7 +335,10 @@ describe("ingestion", () => {
     );
     await first.tack.stop();
 
-    const during = knot.push("sh.tangled.pipeline", record); // pushed while tack is down
+    const during = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+    ); // pushed while tack is down
     const second = await tackFor(jetstream, dir);
     await until(() => knot.connections.length === 2, "knot followed again after restart");
     // Resumed from durable cursors, not from scratch.
