@@ -3,20 +3,25 @@
  *
  * Starts the same local stand-ins the tests use, a Jetstream and a knot speaking the real wire
  * formats, then tack itself pointed at them. The Jetstream stand-in announces a repo that names
- * this spindle; tack starts following its knot; the knot pushes one pipeline trigger whose
- * workflow says `tack: { fake: {} }`; and the /events frames are printed as the appview would
- * receive them, followed by the workflow's log.
+ * this spindle; tack starts following its knot; the knot announces a push
+ * (sh.tangled.git.refUpdate) of a commit whose `.tangled/workflows/ci.yml` says
+ * `tack: { fake: {} }`; tack reads the workflow over the knot's XRPC, matches its `when:` and
+ * runs it. Printed: the /events frames as an older appview receives them, what
+ * sh.tangled.ci.queryPipelines and getPipeline answer today's appview, and the workflow's log,
+ * as /logs lines and as sh.tangled.ci.subscribePipelineLogs frames decoded.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { decodeMultiple } from "cbor-x";
 import { createLogger } from "../src/log.ts";
 import { startTack } from "../src/tack.ts";
 import { FakeJetstream } from "../test/helpers/fake-jetstream.ts";
 import { FakeKnot } from "../test/helpers/fake-knot.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "../test/helpers/wire.ts";
+import { freshSha, newTid, OWNER, refUpdateRecord, repoRecord } from "../test/helpers/wire.ts";
 
 const HOSTNAME = "demo.spindle.local";
+const REPO_DID = "did:plc:demorepo0000000000000000";
 const WORKFLOW =
   "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  fake: { steps: 2 }\n";
 
@@ -31,6 +36,7 @@ const tack = await startTack(
     listen: { hostname: "127.0.0.1", port: 0 },
     dbPath: join(dir, "tack.db"),
     jetstreamUrl: jetstream.url,
+    plcUrl: "http://127.0.0.1:1",
     dev: true,
     logLevel: "warn",
     eventsRetentionMs: 0,
@@ -47,13 +53,15 @@ const timeout = setTimeout(() => {
 }, 30_000);
 
 await until(() => jetstream.openConnections > 0);
-say(`Jetstream: ${OWNER} creates repo "demo" on knot ${knot.host}, spindle ${HOSTNAME}`);
+say(
+  `Jetstream: ${OWNER} creates repo "demo" (${REPO_DID}) on knot ${knot.host}, spindle ${HOSTNAME}`,
+);
 jetstream.commit(
   OWNER,
   "sh.tangled.repo",
   "create",
   newTid(),
-  repoRecord({ name: "demo", knot: knot.host, spindle: HOSTNAME }),
+  repoRecord({ name: "demo", knot: knot.host, spindle: HOSTNAME, repoDid: REPO_DID }),
 );
 await until(() => knot.openConnections > 0);
 say(`tack follows ws://${knot.host}/events`);
@@ -69,22 +77,42 @@ const done = new Promise<void>((resolve) => {
   });
 });
 
-const rkey = knot.push(
-  "sh.tangled.pipeline",
-  pipelineRecord({
-    knot: knot.host,
-    did: OWNER,
-    repo: "demo",
-    workflows: [{ name: "ci.yml", raw: WORKFLOW }],
-  }),
+const sha = freshSha();
+knot.commit(REPO_DID, sha, [{ name: "ci.yml", content: WORKFLOW }]);
+knot.push("sh.tangled.git.refUpdate", refUpdateRecord({ repo: REPO_DID, newSha: sha }));
+say(
+  `knot: push of ${sha.slice(0, 12)} to main (refUpdate); tack reads .tangled/workflows/ci.yml over XRPC`,
 );
-say(`knot: push to main triggers pipeline ${rkey} (workflow ci.yml → tack: { fake: {} })`);
 await done;
 
-say(`log of ci.yml from ws://${base}/logs/${knot.host}/${rkey}/ci.yml:`);
+const xrpc = async (method: string, query: string) => {
+  const text = await (await fetch(`http://${base}/xrpc/${method}?${query}`)).text();
+  console.log(`  ${text.trim()}`);
+  return JSON.parse(text) as { pipelines?: { id: string }[] };
+};
+say(`GET /xrpc/sh.tangled.ci.queryPipelines?repo=${REPO_DID} (today's appview):`);
+const page = await xrpc("sh.tangled.ci.queryPipelines", `repo=${REPO_DID}`);
+const rkey = page.pipelines?.[0]?.id ?? "";
+say(`GET /xrpc/sh.tangled.ci.getPipeline?pipeline=${rkey}:`);
+await xrpc("sh.tangled.ci.getPipeline", `pipeline=${rkey}`);
+
+say(`log of ci.yml from ws://${base}/logs/${knot.host}/${rkey}/ci.yml (older appviews):`);
 const logs = new WebSocket(`ws://${base}/logs/${knot.host}/${rkey}/ci.yml`);
 logs.addEventListener("message", (message) => console.log(`  ${String(message.data)}`));
 await new Promise((resolve) => logs.addEventListener("close", resolve));
+
+say(
+  `the same log from ws://${base}/xrpc/sh.tangled.ci.subscribePipelineLogs (CBOR frames, decoded):`,
+);
+const stream = new WebSocket(
+  `ws://${base}/xrpc/sh.tangled.ci.subscribePipelineLogs?pipeline=${rkey}`,
+);
+stream.binaryType = "arraybuffer";
+stream.addEventListener("message", (message) => {
+  const [header, body] = decodeMultiple(new Uint8Array(message.data as ArrayBuffer)) as unknown[];
+  console.log(`  ${JSON.stringify(header)} ${JSON.stringify(body)}`);
+});
+await new Promise((resolve) => stream.addEventListener("close", resolve));
 
 events.close();
 await tack.stop();

@@ -27,6 +27,8 @@ Environment:
   TACK_LISTEN_ADDR    :8080     [host]:port to listen on (-addr overrides it)
   TACK_DB_PATH        tack.db   SQLite database path
   TACK_JETSTREAM_URL  public    Jetstream subscribe URL
+  TACK_PLC_URL        plc.directory  PLC directory resolving did:plc identities
+  TACK_SECRETS_KEY    key file  32 bytes (base64/hex) sealing repo secrets at rest
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)

@@ -9,6 +9,7 @@
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { LogLevel } from "./log.ts";
+import { parseSecretsKey } from "./secrets/key.ts";
 
 const HOSTNAME = "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$";
 const DID = "^did:[a-z]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._-]$";
@@ -43,6 +44,18 @@ const Env = Type.Object({
   TACK_LOG_LEVEL: Type.Union(
     [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error")],
     { default: "info", description: "one of debug, info, warn, error" },
+  ),
+  TACK_PLC_URL: Type.String({
+    default: "https://plc.directory",
+    pattern: "^https?://[^\\s]+$",
+    description: "the PLC directory that resolves did:plc identities, e.g. https://plc.directory",
+  }),
+  TACK_SECRETS_KEY: Type.Optional(
+    Type.String({
+      pattern: "^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$",
+      description:
+        "32 random bytes as base64 or hex, e.g. from `openssl rand -base64 32` (default: a key file beside the database)",
+    }),
   ),
   TACK_EVENTS_RETENTION: Type.String({
     default: "30d",
@@ -86,6 +99,7 @@ type Env = Static<typeof Env>;
 
 /** Variables whose values must never be echoed back, in errors or logs. */
 const SECRET_VARIABLES = new Set<string>([
+  "TACK_SECRETS_KEY",
   "TACK_BUILDKITE_TOKEN",
   "TACK_BUILDKITE_WEBHOOK_SECRET",
   "TACK_GITHUB_TOKEN",
@@ -117,6 +131,10 @@ export interface Config {
   listen: ListenAddress;
   dbPath: string;
   jetstreamUrl: string;
+  /** The PLC directory did:plc identities are resolved with (no trailing slash). */
+  plcUrl: string;
+  /** The key that seals repo secrets at rest, when the operator set TACK_SECRETS_KEY. */
+  secretsKey?: Buffer;
   dev: boolean;
   logLevel: LogLevel;
   /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
@@ -167,6 +185,11 @@ export function loadConfig(
       listen,
       dbPath: parsed.TACK_DB_PATH,
       jetstreamUrl: parsed.TACK_JETSTREAM_URL,
+      plcUrl: parsed.TACK_PLC_URL.replace(/\/+$/, ""),
+      secretsKey:
+        parsed.TACK_SECRETS_KEY === undefined
+          ? undefined
+          : parseSecretsKey(parsed.TACK_SECRETS_KEY),
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),

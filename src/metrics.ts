@@ -77,6 +77,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ciCancelFailures = new Counter({
+    name: "tack_ci_cancel_failures_total",
+    help: "Workflows cancelled on Tangled whose CI did not confirm stopping the build, by provider.",
+    labelNames: ["provider"] as const,
+    registers: [this.registry],
+  });
+
   readonly workflowReadsAbandoned = new Counter({
     name: "tack_workflow_reads_abandoned_total",
     help: "Pushes and pull requests that ran nothing because their workflow files could not be read from the knot (for ten minutes, or a final error).",

@@ -4,6 +4,8 @@
  * service; integration tests call it with port 0 and a temporary database.
  */
 import { type App, createApp } from "./app.ts";
+import { IdentityResolver } from "./atproto/identity.ts";
+import { ServiceAuth, serviceDid } from "./atproto/service-auth.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
@@ -27,9 +29,12 @@ import {
   recentPipelines,
   registerServiceGauges,
 } from "./observe.ts";
+import { PipelineCancel } from "./pipeline/cancel.ts";
 import { TriggerEventRunner } from "./pipeline/event-runner.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
+import { ManualRuns } from "./pipeline/manual-runs.ts";
 import { Pipelines } from "./pipeline/pipelines.ts";
+import { PullIntake } from "./pipeline/pull-intake.ts";
 import { PushIntake } from "./pipeline/push-intake.ts";
 import { PipelineRunner } from "./pipeline/runner.ts";
 import { TriggerEvents } from "./pipeline/trigger-events.ts";
@@ -38,6 +43,10 @@ import { configuredProviders } from "./providers/catalog.ts";
 import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
+import { SecretsDelivery } from "./secrets/delivery.ts";
+import { SecretsKey } from "./secrets/key.ts";
+import { Secrets } from "./secrets/store.ts";
+import { SecretTokens } from "./secrets/tokens.ts";
 import { StartupError } from "./startup-error.ts";
 import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
@@ -64,6 +73,10 @@ export interface Tack {
   runner: PipelineRunner;
   intake: KnotPipelineIntake;
   pushes: PushIntake;
+  pulls: PullIntake;
+  identities: IdentityResolver;
+  secrets: Secrets;
+  secretsDelivery: SecretsDelivery;
   eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
@@ -85,6 +98,8 @@ export interface TackOverrides {
   fetch?: typeof fetch;
   /** The fetch used towards knots' XRPC (tests may record requests through it). */
   knotFetch?: typeof fetch;
+  /** The fetch used towards the PLC directory, did:web hosts and users' PDSes. */
+  atprotoFetch?: typeof fetch;
   /** Longest wait at start for Jetstream to replay before the knots are followed. */
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
@@ -187,6 +202,34 @@ export async function startTack(
     log,
     onOutcome: (outcome) => metrics.pushes.inc({ outcome }),
   });
+  const identities = new IdentityResolver({
+    plcUrl: config.plcUrl,
+    dev: config.dev,
+    fetch: overrides.atprotoFetch,
+    now: () => clock.now(),
+  });
+  const pulls = new PullIntake({
+    db: database.db,
+    writer,
+    events: triggerEvents,
+    eventRunner,
+    membership,
+    identities,
+    clock,
+    log,
+    fetch: overrides.atprotoFetch,
+  });
+  const secrets = new Secrets(
+    database.db,
+    writer,
+    new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
+  );
+  const secretTokens = new SecretTokens(writer);
+  const secretsDelivery = new SecretsDelivery({
+    tokens: secretTokens,
+    clock,
+    url: `${config.dev ? "http" : "https"}://${config.hostname}/secrets`,
+  });
   let knotsReady = false;
   const knotStreams = new StreamBoard();
   const knots = new KnotStreams({
@@ -209,6 +252,10 @@ export async function startTack(
     log,
     // Until the start-up catch-up below is over, knots are synced once afterwards instead.
     onKnotsChanged: (followed) => knotsReady && knots.sync(followed),
+    records: {
+      collections: PullIntake.collections,
+      applyInTx: (tx, onCommit, event) => pulls.applyInTx(tx, onCommit, event),
+    },
     stream: overrides.streams,
   });
 
@@ -225,6 +272,10 @@ export async function startTack(
       {
         name: "pipelines",
         prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "secret_tokens",
+        prune: (tx, cutoffMs, limit) => secretTokens.pruneBefore(tx, cutoffMs, limit),
       },
       {
         name: "trigger_events",
@@ -269,10 +320,26 @@ export async function startTack(
       workflows,
       pipelines,
       membership,
+      identities,
       workflowFiles,
       providers,
       sockets,
       logSlots: new LogStreamSlots(),
+      auth: new ServiceAuth({
+        audience: serviceDid(config.hostname),
+        identities,
+        now: () => clock.now(),
+      }),
+      runs: new ManualRuns({ pipelines, runner, membership, workflowFiles, identities, log }),
+      cancel: new PipelineCancel({
+        workflows,
+        providers,
+        log,
+        onCiFailure: (provider) => metrics.ciCancelFailures.inc({ provider }),
+      }),
+      secrets,
+      secretTokens,
+      clock,
       log,
       metrics,
       health,
@@ -309,6 +376,7 @@ export async function startTack(
   // and the HTTP side (health, /events, webhooks) must not wait with it.
   runner.recover();
   eventRunner.recover();
+  pulls.recover();
   for (const provider of providers.all()) {
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
@@ -340,7 +408,13 @@ export async function startTack(
       while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
       // 2. Stop taking upstream work, then background work; what it committed is durable.
       await within(
-        Promise.all([jetstream.stop(), knots.stop(), retention.stop(), eventRunner.stop()]),
+        Promise.all([
+          jetstream.stop(),
+          knots.stop(),
+          retention.stop(),
+          eventRunner.stop(),
+          pulls.stop(),
+        ]),
         1_000,
       );
       // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
@@ -373,6 +447,10 @@ export async function startTack(
     runner,
     intake,
     pushes,
+    pulls,
+    identities,
+    secrets,
+    secretsDelivery,
     eventRunner,
     jetstream,
     knots,

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
       listen: { hostname: "0.0.0.0", port: 8080 },
       dbPath: "tack.db",
       jetstreamUrl: "wss://jetstream1.us-west.bsky.network/subscribe",
+      plcUrl: "https://plc.directory",
       dev: false,
       logLevel: "info",
       eventsRetentionMs: 30 * 86_400_000,

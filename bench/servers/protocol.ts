@@ -19,6 +19,7 @@ export function benchConfig(): Config {
     listen: { hostname: "127.0.0.1", port: 0 },
     dbPath: join(dir, "tack.db"),
     jetstreamUrl: "ws://127.0.0.1:1/subscribe",
+    plcUrl: "http://127.0.0.1:1",
     dev: true,
     logLevel: "error",
     eventsRetentionMs: 0,

@@ -3,6 +3,7 @@
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
 import {
+  blob,
   customType,
   index,
   primaryKey,
@@ -218,6 +219,79 @@ export const triggerEvents = sqliteTable(
     index("trigger_events_state").on(table.state),
     index("trigger_events_finished_at").on(table.finishedAt),
   ],
+);
+
+/**
+ * Owner: src/pipeline/pull-intake.ts. Branch pull requests on this spindle's repos, by the
+ * at-uri of their sh.tangled.repo.pull record: the branches and the latest round's commit, so a
+ * later status record (reopened, closed, merged) can run without reading the pull again.
+ * `source_sha` is null until the latest round's patch has been read from the author's PDS.
+ */
+export const pulls = sqliteTable("pulls", {
+  uri: text("uri").primaryKey(),
+  author: text("author").notNull(),
+  // The trigger_events repo key of the target repo.
+  repo: text("repo").notNull(),
+  sourceBranch: text("source_branch").notNull(),
+  targetBranch: text("target_branch").notNull(),
+  sourceSha: text("source_sha"),
+  updatedAt: int("updated_at").notNull(),
+});
+
+/**
+ * Owner: src/pipeline/pull-intake.ts. Pull request rounds whose commit is still to be read
+ * from the author's PDS (the latest round's patch), committed with the Jetstream cursor that
+ * delivered them so none is lost; retried with backoff, then given up.
+ */
+export const pullQueue = sqliteTable(
+  "pull_queue",
+  {
+    uri: text("uri").notNull(),
+    action: text("action").notNull(),
+    // The blob CID of the round's patch.
+    patchCid: text("patch_cid").notNull(),
+    attempts: int("attempts").notNull(),
+    nextAttemptAt: int("next_attempt_at"),
+    lastError: text("last_error"),
+    receivedAt: int("received_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.uri, table.action, table.patchCid] })],
+);
+
+/**
+ * Owner: src/secrets/store.ts. A repo's CI secrets, by repo DID and key. `sealed` is the value
+ * encrypted with AES-256-GCM (nonce ‖ ciphertext ‖ tag) under the spindle's secrets key, bound
+ * to its repo and key: the value never rests in clear, nor in backups.
+ */
+export const secrets = sqliteTable(
+  "secrets",
+  {
+    repoDid: text("repo_did").notNull(),
+    key: text("key").notNull(),
+    sealed: blob("sealed", { mode: "buffer" }).notNull(),
+    createdAt: text("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repoDid, table.key] })],
+);
+
+/**
+ * Owner: src/secrets/tokens.ts. One-time tokens that let one workflow's build fetch its repo's
+ * secrets once: only a SHA-256 of each token is kept, with the workflow it is for, when it
+ * expires and when it was used.
+ */
+export const secretTokens = sqliteTable(
+  "secret_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    knot: text("knot").notNull(),
+    pipelineRkey: text("pipeline_rkey").notNull(),
+    workflow: text("workflow").notNull(),
+    repoDid: text("repo_did").notNull(),
+    expiresAt: int("expires_at").notNull(),
+    usedAt: int("used_at"),
+  },
+  (table) => [index("secret_tokens_expires_at").on(table.expiresAt)],
 );
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import type { Tx, Writer } from "../db/writer.ts";
+import type { OnCommit, Tx, Writer } from "../db/writer.ts";
 import type { Logger } from "../log.ts";
 import type { Cursors } from "./cursors.ts";
 import {
@@ -29,6 +29,15 @@ import type { Membership } from "./membership.ts";
 import { ReconnectingStream, type StreamOptions, type StreamState } from "./ws-client.ts";
 
 export const JETSTREAM_CURSOR = "jetstream";
+
+/** A record event as further collections receive it: its author and the commit's fields. */
+export interface JetstreamRecordEvent {
+  did: string;
+  collection: string;
+  rkey: string;
+  operation: "create" | "update" | "delete";
+  record?: unknown;
+}
 /** How far back (µs) a reconnect resumes before the stored cursor. */
 export const JETSTREAM_REWIND_US = 5_000_000n;
 /**
@@ -38,7 +47,7 @@ export const JETSTREAM_REWIND_US = 5_000_000n;
  * already seen.
  */
 export const MAX_CLOCK_SKEW_MS = 60_000;
-const COLLECTIONS = [NSID_SPINDLE_MEMBER, NSID_REPO, NSID_COLLABORATOR];
+const MEMBERSHIP = [NSID_SPINDLE_MEMBER, NSID_REPO, NSID_COLLABORATOR];
 
 export interface JetstreamDeps {
   url: string;
@@ -47,6 +56,14 @@ export interface JetstreamDeps {
   membership: Membership;
   log: Logger;
   onKnotsChanged: (knots: string[]) => void;
+  /**
+   * Records of further collections (pull requests), decided inside the same transaction as
+   * the cursor; `collections` are added to the subscription.
+   */
+  records?: {
+    collections: readonly string[];
+    applyInTx(tx: Tx, onCommit: OnCommit, event: JetstreamRecordEvent): void;
+  };
   stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
 }
 
@@ -100,9 +117,15 @@ export class JetstreamConsumer {
     return false;
   }
 
+  private collections(): string[] {
+    return [...MEMBERSHIP, ...(this.deps.records?.collections ?? [])];
+  }
+
   private url(): string {
     const url = new URL(this.deps.url);
-    for (const collection of COLLECTIONS) url.searchParams.append("wantedCollections", collection);
+    for (const collection of this.collections()) {
+      url.searchParams.append("wantedCollections", collection);
+    }
     const cursor = this.deps.cursors.get(JETSTREAM_CURSOR);
     if (cursor !== undefined && cursor > 0n) {
       const rewound = cursor - JETSTREAM_REWIND_US;
@@ -137,10 +160,10 @@ export class JetstreamConsumer {
       return;
     }
     let membershipChanged = false;
-    const applied = await this.deps.writer.write((tx) => {
+    const applied = await this.deps.writer.write((tx, onCommit) => {
       const stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;
       if (timeUs <= stored) return false;
-      membershipChanged = this.apply(tx, event);
+      membershipChanged = this.apply(tx, onCommit, event);
       const nowUs = BigInt(Date.now()) * 1000n;
       this.deps.cursors.save(tx, JETSTREAM_CURSOR, timeUs < nowUs ? timeUs : nowUs);
       return true;
@@ -151,10 +174,14 @@ export class JetstreamConsumer {
   }
 
   /** Returns true when repos or members changed (the knot set may have). */
-  private apply(tx: Tx, event: JetstreamEvent): boolean {
+  private apply(tx: Tx, onCommit: OnCommit, event: JetstreamEvent): boolean {
     const commit = event.commit;
-    if (event.kind !== "commit" || !commit || !COLLECTIONS.includes(commit.collection))
+    if (event.kind !== "commit" || !commit) return false;
+    if (this.deps.records?.collections.includes(commit.collection)) {
+      this.deps.records.applyInTx(tx, onCommit, { did: event.did, ...commit });
       return false;
+    }
+    if (!MEMBERSHIP.includes(commit.collection)) return false;
     const log = this.log.child({
       did: event.did,
       collection: commit.collection,

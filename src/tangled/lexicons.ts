@@ -209,3 +209,50 @@ export const CollaboratorUpdate = Type.Object({
   repo: Did,
 });
 export type CollaboratorUpdate = Static<typeof CollaboratorUpdate>;
+
+export const NSID_PULL = "sh.tangled.repo.pull";
+export const NSID_PULL_STATUS = "sh.tangled.repo.pull.status";
+
+/** A blob reference as records carry it: `{"$type":"blob","ref":{"$link":<cid>},…}`. */
+export const BlobRef = Type.Object({
+  ref: Type.Object({ $link: Type.String({ pattern: "^[a-z2-7]{8,128}$" }) }),
+  mimeType: Type.Optional(Type.String()),
+  size: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+/**
+ * sh.tangled.repo.pull, in each shape Tangled has written it: the target names the repo by
+ * `repoDid` or `repo` (a DID, or the at-uri of its sh.tangled.repo record); a branch pull
+ * request's `source` names its branch, and either its commit (`sha`, older records) or none,
+ * the commit then being the last patch of the latest round's `patchBlob`. A `source.repo` (or
+ * `repoDid`) other than the target makes it a fork's pull request; no `source`, a patch's.
+ */
+export const PullRecord = Type.Object({
+  target: Type.Object({
+    repo: Type.Optional(Type.String({ maxLength: 2048 })),
+    repoDid: Type.Optional(Did),
+    branch: Type.String({ minLength: 1, maxLength: 1024 }),
+  }),
+  source: Type.Optional(
+    Type.Object({
+      branch: Type.String({ minLength: 1, maxLength: 1024 }),
+      sha: Type.Optional(Sha),
+      repo: Type.Optional(Type.String({ maxLength: 2048 })),
+      repoDid: Type.Optional(Did),
+    }),
+  ),
+  rounds: Type.Optional(
+    Type.Array(
+      Type.Object({ patchBlob: Type.Optional(BlobRef), createdAt: Type.Optional(Type.String()) }),
+      { maxItems: 10_000 },
+    ),
+  ),
+});
+export type PullRecord = Static<typeof PullRecord>;
+
+/** sh.tangled.repo.pull.status: a pull request reopened, closed or merged. */
+export const PullStatusRecord = Type.Object({
+  pull: Type.String({ pattern: "^at://", maxLength: 2048 }),
+  status: Type.String({ maxLength: 256 }),
+});
+export type PullStatusRecord = Static<typeof PullStatusRecord>;

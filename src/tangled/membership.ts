@@ -188,6 +188,24 @@ export class Membership {
     return this.db.select().from(repos).where(eq(repos.repoDid, repoDid)).get();
   }
 
+  /** The tracked repo of the sh.tangled.repo record `did`/`rkey`, if any. */
+  repoByRecord(did: string, rkey: string): TrackedRepo | undefined {
+    return this.db
+      .select()
+      .from(repos)
+      .where(and(eq(repos.did, did), eq(repos.rkey, rkey)))
+      .get();
+  }
+
+  /** The tracked repo `did/name` on whatever knot, if any (repos that predate repo DIDs). */
+  trackedRepoByName(did: string, name: string): TrackedRepo | undefined {
+    return this.db
+      .select()
+      .from(repos)
+      .where(and(eq(repos.did, did), eq(repos.name, name)))
+      .get();
+  }
+
   /** The tracked repo `did/name` hosted on `knot`, if any (records that predate repo DIDs). */
   trackedRepo(did: string, name: string, knot: string): TrackedRepo | undefined {
     return this.db

@@ -4,6 +4,7 @@
  * XRPC methods as the appview does.
  */
 
+import type { Config } from "../../src/config.ts";
 import type { TackOverrides } from "../../src/tack.ts";
 import { compressedClock } from "./clock.ts";
 import { FakeJetstream } from "./fake-jetstream.ts";
@@ -26,13 +27,14 @@ export interface CiNetwork {
 export async function ciNetwork(
   defer: (step: () => unknown) => void,
   overrides: TackOverrides = {},
+  config: Partial<Config> = {},
 ): Promise<CiNetwork> {
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
   defer(() => jetstream.stop());
   defer(() => knot.stop());
   const service = await startTestTack({
-    config: { jetstreamUrl: jetstream.url },
+    config: { jetstreamUrl: jetstream.url, ...config },
     overrides: {
       clock: compressedClock(),
       streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 },

@@ -18,7 +18,7 @@ import { FakeKnot } from "./fake-knot.ts";
 import { buildkiteHeaders } from "./sign-buildkite.ts";
 import { tempDir } from "./tack.ts";
 import { until } from "./wait.ts";
-import { newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
+import { freshSha, newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const HOSTNAME = "crash.test";
@@ -93,7 +93,13 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       pushed.push(
         knot.push(
           "sh.tangled.pipeline",
-          pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", workflows: WORKFLOWS }),
+          pipelineRecord({
+            knot: knot.host,
+            did: OWNER,
+            repo: "app",
+            workflows: WORKFLOWS,
+            sha: freshSha(),
+          }),
         ),
       );
     }

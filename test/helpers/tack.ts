@@ -26,6 +26,7 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     listen: { hostname: "127.0.0.1", port: 0 },
     dbPath: join(dir, "tack.db"),
     jetstreamUrl: "ws://127.0.0.1:1/subscribe",
+    plcUrl: "http://127.0.0.1:1",
     dev: true,
     logLevel: "debug",
     eventsRetentionMs: 30 * 86_400_000,

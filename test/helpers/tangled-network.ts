@@ -39,7 +39,7 @@ export async function followedRepo(
 export function pushTrigger(
   knot: FakeKnot,
   workflows: WorkflowFile[],
-  options: { did?: string; name?: string } = {},
+  options: { did?: string; name?: string; sha?: string } = {},
 ): string {
   return knot.push(
     "sh.tangled.pipeline",
@@ -48,7 +48,7 @@ export function pushTrigger(
       did: options.did ?? OWNER,
       repo: options.name ?? "app",
       workflows,
-      sha: freshSha(),
+      sha: options.sha ?? freshSha(),
     }),
   );
 }

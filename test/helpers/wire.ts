@@ -135,7 +135,7 @@ let shaCounter = 0;
 /** A commit id no other call returns: each push in a test is a push of its own. */
 export function freshSha(): string {
   shaCounter++;
-  return `${Date.now().toString(16)}${shaCounter.toString(16).padStart(8, "0")}`.padStart(40, "c");
+  return new Bun.CryptoHasher("sha1").update(`commit ${Date.now()} ${shaCounter}`).digest("hex");
 }
 
 const TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz";
@@ -150,4 +150,53 @@ export function newTid(): string {
     value >>= 5n;
   }
   return out;
+}
+
+/**
+ * A `git format-patch` series as Tangled stores a pull request round's patch (before gzip):
+ * one patch per commit, each starting with `From <commit> Mon Sep 17 00:00:00 2001`.
+ */
+export function formatPatch(commits: string[]): string {
+  return commits
+    .map(
+      (commit, i) =>
+        `From ${commit} Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.com>\nDate: Tue, 1 Dec 2026 10:00:00 +0000\nSubject: [PATCH ${i + 1}/${commits.length}] change ${i + 1}\n\n---\n a.txt | 1 +\n 1 file changed, 1 insertion(+)\n\ndiff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -0,0 +1 @@\n+line ${i + 1}\n--\n2.49.0\n\n`,
+    )
+    .join("");
+}
+
+/** An sh.tangled.repo.pull record of today's shape: rounds whose patches are blobs. */
+export function pullRecord(options: {
+  targetRepo: string;
+  targetBranch?: string;
+  sourceBranch?: string;
+  sourceRepo?: string;
+  /** Older records name the source commit directly. */
+  sourceSha?: string;
+  rounds?: string[];
+}) {
+  return {
+    $type: "sh.tangled.repo.pull",
+    createdAt: "2026-12-01T10:00:00Z",
+    title: "a change",
+    target: { branch: options.targetBranch ?? "main", repoDid: options.targetRepo },
+    source: {
+      branch: options.sourceBranch ?? "feature",
+      ...(options.sourceSha ? { sha: options.sourceSha } : {}),
+      ...(options.sourceRepo ? { repoDid: options.sourceRepo } : {}),
+    },
+    ...(options.rounds
+      ? {
+          rounds: options.rounds.map((cid) => ({
+            createdAt: "2026-12-01T10:00:00Z",
+            patchBlob: {
+              $type: "blob",
+              ref: { $link: cid },
+              mimeType: "application/gzip",
+              size: 100,
+            },
+          })),
+        }
+      : {}),
+  };
 }

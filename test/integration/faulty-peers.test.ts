@@ -11,6 +11,7 @@ import { type RawConnection, RawWsServer } from "../helpers/raw-ws-server.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import {
+  freshSha,
   MEMBER,
   newTid,
   OWNER,
@@ -69,12 +70,17 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
   const { knot, connections, service } = await rawKnotFollowed(10_000);
   await until(() => connections.length === 1, "knot followed");
 
-  const trigger = (rkey: string) =>
-    sortedJson({
-      event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app" }),
+  // Three pushes (three commits), each announced under its own rkey.
+  const commits = new Map<string, string>();
+  const trigger = (rkey: string) => {
+    const sha = commits.get(rkey) ?? freshSha();
+    commits.set(rkey, sha);
+    return sortedJson({
+      event: pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha }),
       nsid: "sh.tangled.pipeline",
       rkey,
     });
+  };
   const [a, b, c] = [newTid(), newTid(), newTid()];
 
   connections[0]?.sendText(trigger(a));

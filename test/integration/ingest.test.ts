@@ -95,6 +95,8 @@ describe("ingestion", () => {
       "sh.tangled.spindle.member",
       "sh.tangled.repo",
       "sh.tangled.repo.collaborator",
+      "sh.tangled.repo.pull",
+      "sh.tangled.repo.pull.status",
     ]);
     registerRepo(jetstream, OWNER, "app", knot.host);
     await until(() => knot.openConnections === 1, "knot followed");

@@ -29,12 +29,16 @@ test("knot trigger → github dispatch → webhooks → pending, running, succes
 
     const events = connect(`${service.ws}/events`);
     await events.opened;
-    const rkey = pushTrigger(knot, [
-      {
-        name: "gh.yml",
-        raw: "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  github:\n    repo: acme/tangled-runner\n    workflow: tangled.yml\n",
-      },
-    ]);
+    const rkey = pushTrigger(
+      knot,
+      [
+        {
+          name: "gh.yml",
+          raw: "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  github:\n    repo: acme/tangled-runner\n    workflow: tangled.yml\n",
+        },
+      ],
+      { sha: "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d" },
+    );
     await events.waitFor(1);
     await until(() => github.runs.size === 1, "dispatched");
     const run = github.lastRun();
