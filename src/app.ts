@@ -13,6 +13,7 @@ import type { IdentityResolver } from "./atproto/identity.ts";
 import type { ServiceAuth } from "./atproto/service-auth.ts";
 import type { Clock } from "./clock.ts";
 import type { EventStore } from "./eventlog/store.ts";
+import { type WebhookBodyLimits, webhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
 import { type HealthReport, healthRoutes } from "./http/health.ts";
 import type { LogStreamSlots } from "./http/log-stream.ts";
@@ -21,7 +22,7 @@ import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
 import { secretsRoutes } from "./http/secrets.ts";
 import type { OpenSockets } from "./http/sockets.ts";
-import { webhooksRoutes } from "./http/webhooks.ts";
+import { KNOWN_PROVIDERS, webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PipelineCancel } from "./pipeline/cancel.ts";
@@ -73,6 +74,9 @@ export interface AppDeps {
   metrics: Metrics;
   health: () => Promise<HealthReport>;
   events?: Partial<EventsOptions>;
+  webhookBodies?: Partial<WebhookBodyLimits>;
+  /** The operator's status page for GET / from a browser (src/http/status-page.ts). */
+  statusPage?: () => Promise<string>;
 }
 
 export function createApp(deps: AppDeps) {
@@ -103,7 +107,14 @@ export function createApp(deps: AppDeps) {
       log.error("http: unhandled error", { err: error });
       return plain(500, "internal error\n");
     })
-    .use(rootRoutes())
+    .use(
+      webhookBodyLimits({
+        metrics: deps.metrics,
+        knownProviders: KNOWN_PROVIDERS,
+        ...deps.webhookBodies,
+      }),
+    )
+    .use(rootRoutes(deps.statusPage))
     .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))
     .use(

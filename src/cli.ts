@@ -6,6 +6,7 @@ export type Command =
   | { kind: "serve"; addr?: string }
   | { kind: "check" }
   | { kind: "backup"; target?: string }
+  | { kind: "restore"; backup?: string }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string };
@@ -16,6 +17,7 @@ Usage:
   tack [-addr host:port]   run the spindle (configuration from TACK_* variables)
   tack check               check the configuration, the database and each CI's credentials
   tack backup <file>       write a consistent copy of the database (safe while running)
+  tack restore <file>      put a backup back at TACK_DB_PATH (tack must be stopped)
   tack version             print the version and commit
   tack --help              print this help
 
@@ -43,6 +45,10 @@ export function parseArgs(argv: string[]): Command {
   if (argv[0] === "backup") {
     if (argv.length > 2) return { kind: "usage-error", message: "backup takes one file name" };
     return { kind: "backup", target: argv[1] };
+  }
+  if (argv[0] === "restore") {
+    if (argv.length > 2) return { kind: "usage-error", message: "restore takes one file name" };
+    return { kind: "restore", backup: argv[1] };
   }
   let addr: string | undefined;
   for (let i = 0; i < argv.length; i++) {

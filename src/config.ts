@@ -165,6 +165,8 @@ export function loadConfig(
     if (value !== undefined && value !== "") raw[key] = value;
   }
   if (overrides.addr !== undefined) raw.TACK_LISTEN_ADDR = overrides.addr;
+  const commented = inlineComment(raw);
+  if (commented) throw new ConfigError(commented);
   const withDefaults = Value.Default(Env, raw);
   const error = firstError(withDefaults);
   if (error) throw new ConfigError(error);
@@ -254,6 +256,20 @@ export function parseListenAddress(addr: string): ListenAddress | undefined {
   const port = Number(match[3]);
   if (port > 65535) return undefined;
   return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+/**
+ * systemd's EnvironmentFile= keeps everything after "=" (only whole-line comments are
+ * comments), while a shell's `. /etc/tack/env` drops "  # …": the same file then passes a
+ * pre-flight and breaks the service. No TACK_* value contains whitespace followed by "#".
+ */
+function inlineComment(raw: Record<string, string>): string | undefined {
+  for (const [variable, value] of Object.entries(raw)) {
+    if (!/\s#/.test(value)) continue;
+    const shown = SECRET_VARIABLES.has(variable) ? "" : ` ${JSON.stringify(value)}`;
+    return `${variable}: invalid value${shown}: it ends in an inline comment, which systemd's EnvironmentFile= does not strip (only lines starting with # are comments); put the comment on a line of its own`;
+  }
+  return undefined;
 }
 
 function firstError(value: unknown): string | undefined {
