@@ -20,6 +20,13 @@ function check(what: string, ok: boolean, detail = "") {
   if (!ok) failures++;
 }
 
+const version = Bun.spawnSync([binary, "version"], { cwd: dir });
+check(
+  "tack version names the version, commit and schema",
+  /^tack \d+\.\d+\.\d+ \(\w+\) schema \d+\n$/.test(version.stdout.toString()),
+  version.stdout.toString(),
+);
+
 const noOwner = Bun.spawnSync([binary], { cwd: dir, env: { TACK_HOSTNAME: "smoke.test" } });
 check(
   "missing TACK_OWNER_DID exits 2 with one line naming it",
@@ -45,6 +52,29 @@ const base = `127.0.0.1:${port}`;
 try {
   const root = await fetch(`http://${base}/`);
   check("GET / banner", root.status === 200 && (await root.text()).includes("tack server"));
+  const page = await fetch(`http://${base}/`, { headers: { accept: "text/html" } });
+  check(
+    "GET / from a browser: the status page",
+    page.status === 200 && (await page.text()).includes('id="health"'),
+  );
+  const health = (await (await fetch(`http://${base}/healthz`)).json()) as {
+    schema_version?: unknown;
+  };
+  check("/healthz reports the schema version", typeof health.schema_version === "number");
+  const second = Bun.spawnSync([binary, "-addr", "127.0.0.1:0"], {
+    cwd: dir,
+    env: {
+      TACK_HOSTNAME: "smoke.test",
+      TACK_OWNER_DID: OWNER,
+      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
+    },
+  });
+  check(
+    "a second tack on the same database refuses to start",
+    second.exitCode === 1 &&
+      /^tack: database .* is in use by another tack/.test(second.stderr.toString()),
+    `exit ${second.exitCode}: ${second.stderr}`,
+  );
   const missing = await fetch(`http://${base}/nope`);
   check("unknown path 404", missing.status === 404);
   const owner = await fetch(`http://${base}/xrpc/sh.tangled.owner`);

@@ -9,27 +9,41 @@
  * the wrong HTTP method 400 InvalidRequest.
  */
 import { Elysia } from "elysia";
+import type { IdentityResolver } from "./atproto/identity.ts";
+import type { ServiceAuth } from "./atproto/service-auth.ts";
+import type { Clock } from "./clock.ts";
 import type { EventStore } from "./eventlog/store.ts";
+import { type WebhookBodyLimits, webhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
 import { type HealthReport, healthRoutes } from "./http/health.ts";
 import type { LogStreamSlots } from "./http/log-stream.ts";
 import { logsRoutes } from "./http/logs.ts";
 import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
+import { secretsRoutes } from "./http/secrets.ts";
 import type { OpenSockets } from "./http/sockets.ts";
-import { webhooksRoutes } from "./http/webhooks.ts";
+import { KNOWN_PROVIDERS, webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import type { PipelineCancel } from "./pipeline/cancel.ts";
+import type { ManualRuns } from "./pipeline/manual-runs.ts";
 import type { Pipelines } from "./pipeline/pipelines.ts";
 import type { Workflows } from "./pipeline/workflows.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
+import type { Secrets } from "./secrets/store.ts";
+import type { SecretTokens } from "./secrets/tokens.ts";
 import type { Membership } from "./tangled/membership.ts";
 import type { WorkflowFiles } from "./tangled/workflow-files.ts";
+import { ADD_SECRET, addSecretRoute } from "./xrpc/add-secret.ts";
+import { CANCEL_PIPELINE, cancelPipelineRoute } from "./xrpc/cancel-pipeline.ts";
 import { describeWorkflowDefinitionRoute } from "./xrpc/describe-workflow-definition.ts";
 import { XrpcError, xrpcErrorResponse } from "./xrpc/errors.ts";
 import { getPipelineRoute } from "./xrpc/get-pipeline.ts";
+import { LIST_SECRETS, listSecretsRoute } from "./xrpc/list-secrets.ts";
 import { queryPipelinesRoute } from "./xrpc/query-pipelines.ts";
+import { REMOVE_SECRET, removeSecretRoute } from "./xrpc/remove-secret.ts";
 import { subscribePipelineLogsRoute } from "./xrpc/subscribe-pipeline-logs.ts";
+import { TRIGGER_PIPELINE, triggerPipelineRoute } from "./xrpc/trigger-pipeline.ts";
 
 /** Request bodies above this are refused with 413 before any handler runs. */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -45,14 +59,24 @@ export interface AppDeps {
   workflows: Workflows;
   pipelines: Pipelines;
   membership: Membership;
+  identities: IdentityResolver;
   workflowFiles: WorkflowFiles;
   providers: ProviderRegistry;
   sockets: OpenSockets;
   logSlots: LogStreamSlots;
+  auth: ServiceAuth;
+  runs: ManualRuns;
+  cancel: PipelineCancel;
+  secrets: Secrets;
+  secretTokens: SecretTokens;
+  clock: Clock;
   log: Logger;
   metrics: Metrics;
   health: () => Promise<HealthReport>;
   events?: Partial<EventsOptions>;
+  webhookBodies?: Partial<WebhookBodyLimits>;
+  /** The operator's status page for GET / from a browser (src/http/status-page.ts). */
+  statusPage?: () => Promise<string>;
 }
 
 export function createApp(deps: AppDeps) {
@@ -83,7 +107,14 @@ export function createApp(deps: AppDeps) {
       log.error("http: unhandled error", { err: error });
       return plain(500, "internal error\n");
     })
-    .use(rootRoutes())
+    .use(
+      webhookBodyLimits({
+        metrics: deps.metrics,
+        knownProviders: KNOWN_PROVIDERS,
+        ...deps.webhookBodies,
+      }),
+    )
+    .use(rootRoutes(deps.statusPage))
     .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))
     .use(
@@ -100,7 +131,13 @@ export function createApp(deps: AppDeps) {
     .use(queryPipelinesRoute(deps))
     .use(getPipelineRoute(deps))
     .use(describeWorkflowDefinitionRoute(deps))
-    .use(subscribePipelineLogsRoute({ ...deps, log }));
+    .use(subscribePipelineLogsRoute({ ...deps, log }))
+    .use(triggerPipelineRoute(deps))
+    .use(cancelPipelineRoute(deps))
+    .use(addSecretRoute({ ...deps, log }))
+    .use(listSecretsRoute(deps))
+    .use(removeSecretRoute({ ...deps, log }))
+    .use(secretsRoutes({ ...deps, tokens: deps.secretTokens, log }));
 }
 
 /** XRPC methods served here, so a wrong HTTP method is told apart from an unknown method. */
@@ -110,6 +147,11 @@ const XRPC_METHODS = new Set([
   "sh.tangled.ci.getPipeline",
   "sh.tangled.ci.describeWorkflowDefinition",
   "sh.tangled.ci.subscribePipelineLogs",
+  TRIGGER_PIPELINE,
+  CANCEL_PIPELINE,
+  ADD_SECRET,
+  LIST_SECRETS,
+  REMOVE_SECRET,
 ]);
 
 /** The XRPC error for a failure under /xrpc/; undefined for unexpected errors (opaque 500). */

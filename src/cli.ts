@@ -6,6 +6,7 @@ export type Command =
   | { kind: "serve"; addr?: string }
   | { kind: "check" }
   | { kind: "backup"; target?: string }
+  | { kind: "restore"; backup?: string }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "usage-error"; message: string };
@@ -21,6 +22,7 @@ Usage:
   tack [-addr host:port]   run the spindle (configuration from TACK_* variables)
   tack check               check the configuration, the database and each CI's credentials
   tack backup <file>       write a consistent copy of the database (safe while running)
+  tack restore <file>      put a backup back at TACK_DB_PATH (tack must be stopped)
   tack version             print the version and commit
   tack --help              print this help
 
@@ -31,6 +33,7 @@ Environment:
   TACK_DB_PATH        tack.db   SQLite database path
   TACK_JETSTREAM_URL  public    Jetstream subscribe URL
   TACK_PLC_URL        plc.directory  PLC directory resolving did:plc identities
+  TACK_SECRETS_KEY    key file  32 bytes (base64/hex) sealing repo secrets at rest
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
@@ -63,6 +66,10 @@ export function parseArgs(argv: string[]): Command {
   if (argv[0] === "backup") {
     if (argv.length > 2) return { kind: "usage-error", message: "backup takes one file name" };
     return { kind: "backup", target: argv[1] };
+  }
+  if (argv[0] === "restore") {
+    if (argv.length > 2) return { kind: "usage-error", message: "restore takes one file name" };
+    return { kind: "restore", backup: argv[1] };
   }
   let addr: string | undefined;
   for (let i = 0; i < argv.length; i++) {

@@ -12,6 +12,7 @@ import type { LogLevel } from "./log.ts";
 import { CATALOG, type ProviderConfigs } from "./providers/catalog.ts";
 import type { ProviderDescriptor } from "./providers/provider.ts";
 import { looksLikeToken } from "./providers/redact.ts";
+import { parseSecretsKey } from "./secrets/key.ts";
 
 const HOSTNAME = "^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$";
 const DID = "^did:[a-z]+:[A-Za-z0-9._:%-]*[A-Za-z0-9._-]$";
@@ -52,6 +53,14 @@ const CoreEnv = Type.Object({
     pattern: "^https?://[^\\s]+$",
     description: "the PLC directory that resolves did:plc identities, e.g. https://plc.directory",
   }),
+  TACK_SECRETS_KEY: Type.Optional(
+    Type.String({
+      pattern: "^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$",
+      description:
+        "32 random bytes as base64 or hex, e.g. from `openssl rand -base64 32` (default: a key file beside the database)",
+      secret: true,
+    }),
+  ),
   TACK_EVENTS_RETENTION: Type.String({
     default: "30d",
     pattern: "^(?:0|[0-9]{1,6}[smhd])$",
@@ -80,6 +89,8 @@ export interface Config {
   jetstreamUrl: string;
   /** The PLC directory did:plc identities are resolved with (no trailing slash). */
   plcUrl: string;
+  /** The key that seals repo secrets at rest, when the operator set TACK_SECRETS_KEY. */
+  secretsKey?: Buffer;
   dev: boolean;
   logLevel: LogLevel;
   /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
@@ -113,6 +124,8 @@ export function loadConfig(
     if (value !== undefined && value !== "") raw[key] = value;
   }
   if (overrides.addr !== undefined) raw.TACK_LISTEN_ADDR = overrides.addr;
+  const commented = inlineComment(Env, raw);
+  if (commented) throw new ConfigError(commented);
   const withDefaults = Value.Default(Env, raw);
   const error = firstError(Env, withDefaults);
   if (error) throw new ConfigError(error);
@@ -132,6 +145,10 @@ export function loadConfig(
       dbPath: parsed.TACK_DB_PATH,
       jetstreamUrl: parsed.TACK_JETSTREAM_URL,
       plcUrl: parsed.TACK_PLC_URL.replace(/\/+$/, ""),
+      secretsKey:
+        parsed.TACK_SECRETS_KEY === undefined
+          ? undefined
+          : parseSecretsKey(parsed.TACK_SECRETS_KEY),
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),
@@ -182,6 +199,20 @@ export function parseListenAddress(addr: string): ListenAddress | undefined {
   return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
 
+/**
+ * systemd's EnvironmentFile= keeps everything after "=" (only whole-line comments are
+ * comments), while a shell's `. /etc/tack/env` drops "  # …": the same file then passes a
+ * pre-flight and breaks the service. No TACK_* value contains whitespace followed by "#".
+ */
+function inlineComment(Env: TObject, raw: Record<string, string>): string | undefined {
+  for (const [variable, value] of Object.entries(raw)) {
+    if (!/\s#/.test(value)) continue;
+    const shown = echoable(Env, variable, value) ? ` ${JSON.stringify(value)}` : "";
+    return `${variable}: invalid value${shown}: it ends in an inline comment, which systemd's EnvironmentFile= does not strip (only lines starting with # are comments); put the comment on a line of its own`;
+  }
+  return undefined;
+}
+
 /** The first problem, naming the variable; a secret, or anything like a token, is not echoed. */
 function firstError(Env: TObject, value: unknown): string | undefined {
   const first = Value.Errors(Env, value).First();
@@ -190,8 +221,12 @@ function firstError(Env: TObject, value: unknown): string | undefined {
   const schema = (Env.properties as Record<string, TSchema | undefined>)[variable];
   const expected = schema?.description ?? first.message;
   if (first.value === undefined) return `${variable} is required: ${expected}`;
-  const echoable =
-    schema?.secret !== true && !(typeof first.value === "string" && looksLikeToken(first.value));
-  const shown = echoable ? ` ${JSON.stringify(first.value)}` : "";
+  const shown = echoable(Env, variable, first.value) ? ` ${JSON.stringify(first.value)}` : "";
   return `${variable}: invalid value${shown}: expected ${expected}`;
+}
+
+/** Whether an error may show a variable's value: not a secret, and nothing shaped like a token. */
+function echoable(Env: TObject, variable: string, value: unknown): boolean {
+  const schema = (Env.properties as Record<string, TSchema | undefined>)[variable];
+  return schema?.secret !== true && !(typeof value === "string" && looksLikeToken(value));
 }

@@ -5,12 +5,26 @@
  * operators' greps keep working. Level by whose fault it is: warn = the remote's, error = ours,
  * debug = normal churn. Any field whose name looks like a credential is redacted, so a secret
  * cannot reach the journal even by mistake.
+ *
+ * Field names are the same everywhere: an error is always `err` (a field passed as `error` is
+ * renamed), a subsystem is `component`. Under systemd (`journald: true`) each line starts with
+ * its syslog priority, `<3>` error, `<4>` warn, `<6>` info, `<7>` debug: journald strips the
+ * prefix and files the line at that priority, so `journalctl -p warning` works and
+ * `journalctl -o cat | jq` still reads plain JSON.
  */
+import { fstatSync } from "node:fs";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_FIELD = /token|secret|password|authorization|signature/i;
+const PRIORITY: Record<LogLevel, string> = { debug: "<7>", info: "<6>", warn: "<4>", error: "<3>" };
+
+export interface LoggerOptions {
+  /** Prefix each line with its syslog priority for journald. */
+  journald?: boolean;
+}
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -25,23 +39,41 @@ export function createLogger(
   level: LogLevel = "info",
   write: (line: string) => void = (line) => process.stdout.write(line),
   bound: LogFields = {},
+  options: LoggerOptions = {},
 ): Logger {
   const min = LEVELS[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (LEVELS[lvl] < min) return;
     const entry: LogFields = { time: new Date().toISOString(), level: lvl, msg };
     for (const source of [bound, fields ?? {}]) {
-      for (const [key, value] of Object.entries(source)) entry[key] = fieldValue(key, value);
+      for (const [key, value] of Object.entries(source))
+        entry[key === "error" ? "err" : key] = fieldValue(key, value);
     }
-    write(`${JSON.stringify(entry)}\n`);
+    write(`${options.journald ? PRIORITY[lvl] : ""}${JSON.stringify(entry)}\n`);
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),
     info: (msg, fields) => emit("info", msg, fields),
     warn: (msg, fields) => emit("warn", msg, fields),
     error: (msg, fields) => emit("error", msg, fields),
-    child: (fields) => createLogger(level, write, { ...bound, ...fields }),
+    child: (fields) => createLogger(level, write, { ...bound, ...fields }, options),
   };
+}
+
+/**
+ * Whether stdout is connected to journald: systemd sets JOURNAL_STREAM to the device and inode
+ * of the stream it gave us; a match (and not merely the variable, which children inherit) says
+ * our stdout really goes there.
+ */
+export function stdoutIsJournal(journalStream: string | undefined): boolean {
+  if (!journalStream) return false;
+  const [device, inode] = journalStream.split(":");
+  try {
+    const stat = fstatSync(1);
+    return String(stat.dev) === device && String(stat.ino) === inode;
+  } catch {
+    return false;
+  }
 }
 
 /** A logger that drops everything; for tests that do not look at logs. */
@@ -50,6 +82,17 @@ export const silentLogger: Logger = createLogger("error", () => {});
 function fieldValue(key: string, value: unknown): unknown {
   if (SECRET_FIELD.test(key)) return "[redacted]";
   if (typeof value === "bigint") return value.toString();
-  if (value instanceof Error) return value.message;
+  if (value instanceof Error) return errorText(value);
   return value;
+}
+
+/** The message and its causes ("cannot open …: disk I/O error"), which say what to fix. */
+function errorText(error: Error): string {
+  let text = error.message;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 3; depth++) {
+    if (!text.includes(cause.message)) text += `: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return text;
 }

@@ -1,13 +1,17 @@
 /**
  * Entry point of the `tack` binary: parse the command line, read the environment once, run.
- * Exit codes: 0 after a graceful stop, 2 for a usage or configuration error (one line on
- * stderr naming the problem), 1 when the service cannot start.
+ * Exit codes: 0 after a graceful stop, 2 for a usage or configuration error, 1 when the service
+ * cannot start; each failure to start is one line on stderr naming the problem and where
+ * (`tack: cannot open database /var/lib/tack/tack.db: …`).
  */
 import { parseArgs, USAGE } from "./cli.ts";
 import { runBackup } from "./commands/backup.ts";
 import { runCheck } from "./commands/check.ts";
+import { runRestore } from "./commands/restore.ts";
 import { ConfigError, loadConfig, loadDbPath } from "./config.ts";
-import { createLogger } from "./log.ts";
+import { BINARY_SCHEMA_VERSION } from "./db/migrate.ts";
+import { createLogger, stdoutIsJournal } from "./log.ts";
+import { StartupError } from "./startup-error.ts";
 import { startTack } from "./tack.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
@@ -21,7 +25,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (command.kind === "version") {
-    process.stdout.write(`tack ${VERSION} (${COMMIT})\n`);
+    process.stdout.write(`tack ${VERSION} (${COMMIT}) schema ${BINARY_SCHEMA_VERSION}\n`);
     return 0;
   }
   if (command.kind === "check") {
@@ -29,6 +33,11 @@ async function main(): Promise<number> {
   }
   if (command.kind === "backup") {
     return runBackup(loadDbPath(Bun.env), command.target, (line) =>
+      process.stdout.write(`${line}\n`),
+    );
+  }
+  if (command.kind === "restore") {
+    return runRestore(loadDbPath(Bun.env), command.backup, (line) =>
       process.stdout.write(`${line}\n`),
     );
   }
@@ -46,7 +55,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const { config, unknownVariables } = loaded;
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, undefined, {
+    journald: stdoutIsJournal(Bun.env.JOURNAL_STREAM),
+  });
   for (const variable of unknownVariables) {
     log.warn("config: unknown variable ignored", { variable });
   }
@@ -62,7 +73,17 @@ async function main(): Promise<number> {
   try {
     tack = await startTack(config, log);
   } catch (error) {
-    log.error("tack: cannot start", { err: error });
+    // One line, as for configuration errors: what failed and where. An error that is not a
+    // StartupError is a bug; it gets the same one line, and its stack in the log.
+    if (!(error instanceof StartupError))
+      log.error("tack: cannot start", {
+        err: error,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+    const text = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `tack: ${error instanceof StartupError ? text : `cannot start: ${text}`}\n`,
+    );
     return 1;
   }
 

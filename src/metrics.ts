@@ -3,7 +3,9 @@
  * JavaScript, and works inside the compiled binary. Each service instance has its own
  * Registry, so several instances (tests) never share counters.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { BINARY_SCHEMA_VERSION } from "./db/migrate.ts";
+import { COMMIT, VERSION } from "./version.ts";
 
 export type WebhookResult =
   | "accepted"
@@ -12,11 +14,25 @@ export type WebhookResult =
   | "unauthorized"
   | "bad_request"
   | "too_large"
+  | "busy"
+  | "timeout"
   | "unconfigured"
   | "error";
 
 export class Metrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // process_* (CPU, resident memory, open file descriptors, start time) and the runtime's
+    // heap and event-loop lag, as every Prometheus client exports them.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: "tack_build_info",
+      help: "Always 1; the labels say which build is running.",
+      labelNames: ["version", "commit", "schema_version"] as const,
+      registers: [this.registry],
+    }).set({ version: VERSION, commit: COMMIT, schema_version: String(BINARY_SCHEMA_VERSION) }, 1);
+  }
 
   readonly eventsPublished = new Counter({
     name: "tack_events_published_total",
@@ -61,6 +77,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ciCancelFailures = new Counter({
+    name: "tack_ci_cancel_failures_total",
+    help: "Workflows cancelled on Tangled whose CI did not confirm stopping the build, by provider.",
+    labelNames: ["provider"] as const,
+    registers: [this.registry],
+  });
+
   readonly workflowReadsAbandoned = new Counter({
     name: "tack_workflow_reads_abandoned_total",
     help: "Pushes and pull requests that ran nothing because their workflow files could not be read from the knot (for ten minutes, or a final error).",
@@ -91,22 +114,36 @@ export class Metrics {
     return Object.assign(wrapped, { preconnect: fetchFn.preconnect });
   }
 
-  /** A gauge whose value is read at scrape time. */
+  /**
+   * A gauge whose value is read at scrape time. When `collect` sets nothing the gauge is left
+   * out of the scrape (prom-client would otherwise print a label-less gauge as 0, and "no
+   * value yet" must not read as "no lag").
+   */
   gauge(
     name: string,
     help: string,
     labelNames: string[],
     collect: (set: (labels: Record<string, string>, value: number) => void) => void,
   ): void {
-    new Gauge({
+    let any = false;
+    const gauge = new Gauge({
       name,
       help,
       labelNames,
       registers: [this.registry],
       collect() {
         this.reset();
-        collect((labels, value) => this.set(labels, value));
+        any = false;
+        collect((labels, value) => {
+          any = true;
+          this.set(labels, value);
+        });
       },
     });
+    const get = gauge.get.bind(gauge);
+    gauge.get = async () => {
+      const metric = await get();
+      return any ? metric : { ...metric, values: [] };
+    };
   }
 }

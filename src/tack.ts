@@ -5,22 +5,34 @@
  */
 import { type App, createApp } from "./app.ts";
 import { IdentityResolver } from "./atproto/identity.ts";
+import { ServiceAuth, serviceDid } from "./atproto/service-auth.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Config } from "./config.ts";
 import { type OpenDb, openDb } from "./db/client.ts";
+import { acquireInstanceLock } from "./db/instance-lock.ts";
 import { runMigrations } from "./db/migrate.ts";
 import { Writer } from "./db/writer.ts";
 import { Broker } from "./eventlog/broker.ts";
 import { Retention } from "./eventlog/retention.ts";
 import { EventStore } from "./eventlog/store.ts";
+import type { WebhookBodyLimits } from "./http/body-limits.ts";
 import type { EventsOptions } from "./http/events.ts";
 import { LogStreamSlots } from "./http/log-stream.ts";
 import { OpenSockets } from "./http/sockets.ts";
+import { createStatusPage } from "./http/status-page.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { createHealthCheck, registerServiceGauges } from "./observe.ts";
+import {
+  createHealthCheck,
+  type HealthOptions,
+  logFinishedWorkflows,
+  recentPipelines,
+  registerServiceGauges,
+} from "./observe.ts";
+import { PipelineCancel } from "./pipeline/cancel.ts";
 import { TriggerEventRunner } from "./pipeline/event-runner.ts";
 import { KnotPipelineIntake } from "./pipeline/knot-intake.ts";
+import { ManualRuns } from "./pipeline/manual-runs.ts";
 import { Pipelines } from "./pipeline/pipelines.ts";
 import { PullIntake } from "./pipeline/pull-intake.ts";
 import { PushIntake } from "./pipeline/push-intake.ts";
@@ -32,6 +44,11 @@ import { WebhookDeliveries } from "./providers/deliveries.ts";
 import type { Provider } from "./providers/provider.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import { SpawnAttempts } from "./providers/spawn-attempts.ts";
+import { SecretsDelivery } from "./secrets/delivery.ts";
+import { SecretsKey } from "./secrets/key.ts";
+import { Secrets } from "./secrets/store.ts";
+import { SecretTokens } from "./secrets/tokens.ts";
+import { StartupError } from "./startup-error.ts";
 import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
@@ -40,7 +57,7 @@ import { type KnotEventHandler, KnotStreams } from "./tangled/knots.ts";
 import { NSID_COLLABORATOR_UPDATE, NSID_PIPELINE, NSID_REF_UPDATE } from "./tangled/lexicons.ts";
 import { Membership } from "./tangled/membership.ts";
 import { WorkflowFiles } from "./tangled/workflow-files.ts";
-import type { StreamOptions } from "./tangled/ws-client.ts";
+import { StreamBoard, type StreamOptions } from "./tangled/ws-client.ts";
 
 export interface Tack {
   app: App;
@@ -59,6 +76,8 @@ export interface Tack {
   pushes: PushIntake;
   pulls: PullIntake;
   identities: IdentityResolver;
+  secrets: Secrets;
+  secretsDelivery: SecretsDelivery;
   eventRunner: TriggerEventRunner;
   jetstream: JetstreamConsumer;
   knots: KnotStreams;
@@ -86,6 +105,10 @@ export interface TackOverrides {
   jetstreamCatchUpMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
   retentionFirstDelayMs?: number;
+  /** Caps on in-flight webhook bodies (tests use small ones). */
+  webhookBodies?: Partial<WebhookBodyLimits>;
+  /** When /healthz calls a lost upstream connection a problem, and how long its probe waits. */
+  health?: Partial<HealthOptions>;
 }
 
 export async function startTack(
@@ -93,10 +116,30 @@ export async function startTack(
   log: Logger,
   overrides: TackOverrides = {},
 ): Promise<Tack> {
-  const database = openDb(config.dbPath);
-  runMigrations(database.db);
-  const writer = new Writer(database.db, (error) =>
-    log.error("db: after-commit callback failed", { err: error }),
+  // One instance per database (and, below, per port): a second one refuses to start.
+  const lock = acquireInstanceLock(
+    config.dbPath,
+    `serving on ${config.listen.hostname}:${config.listen.port}`,
+  );
+  let database: OpenDb;
+  let schemaVersion: number;
+  try {
+    database = openDb(config.dbPath);
+    try {
+      schemaVersion = runMigrations(database.db, log, config.dbPath).version;
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  database.limitBusyWait();
+  const writer = new Writer(
+    database.db,
+    (error) => log.error("db: after-commit callback failed", { err: error }),
+    log,
   );
   const store = new EventStore(database.db, Pipelines.highWater(database.db));
   const broker = new Broker(writer, store);
@@ -180,7 +223,19 @@ export async function startTack(
     log,
     fetch: overrides.atprotoFetch,
   });
+  const secrets = new Secrets(
+    database.db,
+    writer,
+    new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
+  );
+  const secretTokens = new SecretTokens(writer);
+  const secretsDelivery = new SecretsDelivery({
+    tokens: secretTokens,
+    clock,
+    url: `${config.dev ? "http" : "https"}://${config.hostname}/secrets`,
+  });
   let knotsReady = false;
+  const knotStreams = new StreamBoard();
   const knots = new KnotStreams({
     dev: config.dev,
     writer,
@@ -191,7 +246,7 @@ export async function startTack(
       [NSID_COLLABORATOR_UPDATE, collaboratorUpdateHandler({ writer, membership, log })],
     ]),
     log,
-    stream: overrides.streams,
+    stream: { ...overrides.streams, board: knotStreams },
   });
   const jetstream = new JetstreamConsumer({
     url: config.jetstreamUrl,
@@ -223,6 +278,10 @@ export async function startTack(
         prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
       },
       {
+        name: "secret_tokens",
+        prune: (tx, cutoffMs, limit) => secretTokens.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
         name: "trigger_events",
         prune: (tx, cutoffMs, limit) => triggerEvents.pruneBefore(tx, cutoffMs, limit),
       },
@@ -245,32 +304,74 @@ export async function startTack(
     writer,
     jetstream,
     knots,
+    knotStreams,
     providers,
     workflows,
     sockets,
     stopping: () => stopping !== undefined,
   };
   registerServiceGauges(metrics, observed);
+  const health = createHealthCheck(observed, { schemaVersion, ...overrides.health });
+  const statusPage = createStatusPage({
+    hostname: config.hostname,
+    health,
+    knots: () => knots.status(),
+    recentPipelines: (limit) => recentPipelines(pipelines, workflows, limit),
+  });
 
-  const app = createApp({
-    ownerDid: config.ownerDid,
-    store,
-    lastBroadcastAt: () => broker.lastBroadcastAt,
-    workflows,
-    pipelines,
-    membership,
-    workflowFiles,
-    providers,
-    sockets,
-    logSlots: new LogStreamSlots(),
-    log,
-    metrics,
-    health: createHealthCheck(observed),
-    events: overrides.events,
-  }).listen({ hostname: config.listen.hostname, port: config.listen.port });
+  let app: App;
+  try {
+    app = createApp({
+      ownerDid: config.ownerDid,
+      store,
+      lastBroadcastAt: () => broker.lastBroadcastAt,
+      workflows,
+      pipelines,
+      membership,
+      identities,
+      workflowFiles,
+      providers,
+      sockets,
+      logSlots: new LogStreamSlots(),
+      auth: new ServiceAuth({
+        audience: serviceDid(config.hostname),
+        identities,
+        now: () => clock.now(),
+      }),
+      runs: new ManualRuns({ pipelines, runner, membership, workflowFiles, identities, log }),
+      cancel: new PipelineCancel({
+        workflows,
+        providers,
+        log,
+        onCiFailure: (provider) => metrics.ciCancelFailures.inc({ provider }),
+      }),
+      secrets,
+      secretTokens,
+      clock,
+      log,
+      metrics,
+      health,
+      statusPage,
+      events: overrides.events,
+      webhookBodies: overrides.webhookBodies,
+    }).listen({ hostname: config.listen.hostname, port: config.listen.port, reusePort: false });
+  } catch (error) {
+    // Most often the port is taken (another tack, or another service); reusePort is off so
+    // the kernel refuses instead of splitting requests between two processes.
+    database.close();
+    lock.release();
+    const where = `${config.listen.hostname}:${config.listen.port}`;
+    const inUse = error instanceof Error && "code" in error && error.code === "EADDRINUSE";
+    throw new StartupError(
+      inUse
+        ? `cannot listen on ${where}: address already in use (another tack or another service is listening there)`
+        : `cannot listen on ${where}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
   const server = app.server;
   if (!server) throw new Error("http: server did not start");
-  broker.attach(server);
+  broker.attach(logFinishedWorkflows(server, log));
   log.info("tack: listening", {
     addr: `${config.listen.hostname}:${server.port}`,
     port: server.port,
@@ -334,6 +435,7 @@ export async function startTack(
       // 4. Commit anything still queued, checkpoint the WAL, close the database.
       writer.flush();
       database.close();
+      lock.release();
       log.info("tack: stopped");
     })();
     return stopping;
@@ -355,6 +457,8 @@ export async function startTack(
     pushes,
     pulls,
     identities,
+    secrets,
+    secretsDelivery,
     eventRunner,
     jetstream,
     knots,

@@ -46,6 +46,11 @@ export interface Identity {
   signingKey: string | undefined;
   /** The `#atproto_pds` service endpoint (undefined if none). */
   pds: string | undefined;
+  /**
+   * For a repo DID: the host of the knot serving the repo, from its `#tangled_knot` service
+   * (older repo DIDs name their knot as `#atproto_pds`).
+   */
+  knot: string | undefined;
 }
 
 /** The identity cannot be resolved; `retryable` when asking again later may help. */
@@ -95,11 +100,9 @@ export class IdentityResolver {
 
   private async lookup(did: string): Promise<Identity> {
     const document = await this.document(did);
-    return {
-      did,
-      signingKey: signingKeyOf(document),
-      pds: pdsOf(document),
-    };
+    const pds = endpointOf(document, "atproto_pds", "AtprotoPersonalDataServer");
+    const knot = endpointOf(document, "tangled_knot", "TangledKnot") ?? pds;
+    return { did, signingKey: signingKeyOf(document), pds, knot: knot && new URL(knot).host };
   }
 
   private async document(did: string): Promise<DidDocument> {
@@ -164,11 +167,10 @@ function signingKeyOf(document: DidDocument): string | undefined {
   return `did:key:${method.publicKeyMultibase}`;
 }
 
-function pdsOf(document: DidDocument): string | undefined {
+/** The origin of the document's service `#<id>` of type `type`, when it is an http(s) URL. */
+function endpointOf(document: DidDocument, id: string, type: string): string | undefined {
   const service = document.service?.find(
-    (s) =>
-      (s.id === "#atproto_pds" || s.id === `${document.id}#atproto_pds`) &&
-      s.type === "AtprotoPersonalDataServer",
+    (s) => (s.id === `#${id}` || s.id === `${document.id}#${id}`) && s.type === type,
   );
   const endpoint = service?.serviceEndpoint;
   if (typeof endpoint !== "string") return undefined;

@@ -1,15 +1,19 @@
 /**
  * `tack check`: before the first push, tells the operator whether this configuration works.
- * Validates the environment, opens and migrates the database, and asks every configured
- * provider's API whether the credentials work and carry what tack needs. Prints one table;
- * exits 0 only if every row is OK. Secrets are never printed (providers report scopes and
- * names, not tokens).
+ * Validates the environment, inspects the database (read-only: it never creates or migrates
+ * it, so running it as root beside the service changes nothing), connects to Jetstream, and
+ * asks every configured provider's API whether the credentials work and carry what tack
+ * needs. Prints one table; exits 0 only if every row is OK. Secrets are never printed
+ * (providers report scopes and names, not tokens).
  */
+import { Database } from "bun:sqlite";
+import { accessSync, constants, existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { openDb } from "../db/client.ts";
-import { runMigrations } from "../db/migrate.ts";
+import { BINARY_SCHEMA_VERSION, runMigrations, schemaState } from "../db/migrate.ts";
 import { Writer } from "../db/writer.ts";
 import { Broker } from "../eventlog/broker.ts";
 import { EventStore } from "../eventlog/store.ts";
@@ -20,9 +24,12 @@ import { checkProviders } from "../providers/catalog.ts";
 import { WebhookDeliveries } from "../providers/deliveries.ts";
 import type { ProviderCheck } from "../providers/provider.ts";
 import { SpawnAttempts } from "../providers/spawn-attempts.ts";
+import { keepSidecarsOwned } from "./backup.ts";
 
 /** A provider API that does not answer within this is reported as unreachable. */
 const PROVIDER_CHECK_TIMEOUT_MS = 15_000;
+/** Jetstream must accept the WebSocket within this. */
+const JETSTREAM_CHECK_TIMEOUT_MS = 10_000;
 
 export async function runCheck(
   env: Record<string, string | undefined>,
@@ -53,16 +60,13 @@ export async function runCheck(
     });
   }
 
-  let database: ReturnType<typeof openDb>;
-  try {
-    database = openDb(config.dbPath);
-    runMigrations(database.db);
-    rows.push({ name: "database", ok: true, detail: `${config.dbPath} opened and migrated` });
-  } catch (error) {
-    rows.push({ name: "database", ok: false, detail: `${config.dbPath}: ${message(error)}` });
-    printTable(rows, out);
-    return 1;
-  }
+  rows.push(inspectDatabase(config.dbPath));
+  rows.push(await checkJetstream(config.jetstreamUrl));
+
+  // Providers are built over a throw-away in-memory database: checking tokens needs their
+  // clients, not the service's state.
+  const database = openDb(":memory:");
+  runMigrations(database.db);
 
   try {
     const writer = new Writer(database.db);
@@ -94,6 +98,112 @@ export async function runCheck(
   }
   printTable(rows, out);
   return rows.every((row) => row.ok) ? 0 : 1;
+}
+
+/** Reads the database's schema version without creating, locking or migrating anything. */
+function inspectDatabase(path: string): ProviderCheck {
+  if (!existsSync(path)) {
+    if (!existsSync(dirname(path))) {
+      return {
+        name: "database",
+        ok: true,
+        detail: `${path} does not exist yet, nor its directory: systemd's StateDirectory=tack creates it at the first start (without systemd, create it)`,
+      };
+    }
+    try {
+      accessSync(dirname(path), constants.W_OK);
+    } catch {
+      return {
+        name: "database",
+        ok: false,
+        detail: `${path} does not exist and this user may not create it in ${dirname(path)}`,
+      };
+    }
+    return {
+      name: "database",
+      ok: true,
+      detail: `${path} does not exist yet; tack creates it at first start (schema version ${BINARY_SCHEMA_VERSION})`,
+    };
+  }
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { readonly: true });
+    db.run("PRAGMA busy_timeout = 2000");
+    const quick = db.query("PRAGMA quick_check").get() as { quick_check: string } | null;
+    if (quick?.quick_check !== "ok") {
+      return { name: "database", ok: false, detail: `${path} is damaged: ${quick?.quick_check}` };
+    }
+    const state = schemaState(db);
+    if (state.newer) {
+      return {
+        name: "database",
+        ok: false,
+        detail: `${path} has schema version ${state.version}, newer than this tack's ${BINARY_SCHEMA_VERSION} (a downgrade): tack would refuse to start`,
+      };
+    }
+    const pending = state.pending.length;
+    return {
+      name: "database",
+      ok: true,
+      detail: `${path}: schema version ${state.version}${
+        pending > 0
+          ? `; ${pending} migration(s) to ${BINARY_SCHEMA_VERSION} run at the next start`
+          : ""
+      }`,
+    };
+  } catch (error) {
+    return {
+      name: "database",
+      ok: false,
+      detail: `cannot open database ${path}: ${message(error)}`,
+    };
+  } finally {
+    db?.close();
+    keepSidecarsOwned(path);
+  }
+}
+
+/** Opens (and at once closes) the Jetstream subscription tack will use. */
+async function checkJetstream(url: string): Promise<ProviderCheck> {
+  const host = new URL(url).host;
+  const target = new URL(url);
+  target.searchParams.append("wantedCollections", "sh.tangled.repo");
+  const outcome = await new Promise<string | undefined>((resolve) => {
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(target.toString());
+    } catch (error) {
+      resolve(message(error));
+      return;
+    }
+    const timer = setTimeout(() => {
+      socket.close();
+      resolve(`no answer within ${JETSTREAM_CHECK_TIMEOUT_MS / 1000} s`);
+    }, JETSTREAM_CHECK_TIMEOUT_MS);
+    let cause = "";
+    socket.addEventListener("open", () => {
+      clearTimeout(timer);
+      socket.close(1000);
+      resolve(undefined);
+    });
+    socket.addEventListener("error", (event) => {
+      cause = ("message" in event ? String(event.message) : "").replace(
+        /^WebSocket connection to '[^']*' failed: /,
+        "",
+      );
+    });
+    socket.addEventListener("close", (event) => {
+      clearTimeout(timer);
+      resolve(cause || `closed ${event.code}`);
+    });
+  });
+  return outcome === undefined
+    ? { name: "jetstream", ok: true, detail: `${host} accepted the subscription` }
+    : {
+        name: "jetstream",
+        ok: false,
+        detail: `cannot reach ${host}: ${outcome} (TACK_JETSTREAM_URL)`,
+      };
 }
 
 function printTable(rows: ProviderCheck[], out: (line: string) => void): void {

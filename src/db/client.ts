@@ -1,36 +1,56 @@
 /**
  * Opens the one SQLite database tack owns. One writer connection per process: bun:sqlite is
  * synchronous, so a long write would block the event loop for everyone; keep transactions short.
+ *
+ * SQLite's busy handler sleeps on the calling thread, which here is the event loop. While
+ * starting (migrations, nothing served yet) waiting up to 5 s for another process's lock is
+ * right; once serving, `limitBusyWait()` shortens it so a lock held elsewhere (an operator's
+ * `sqlite3` session, a backup) never freezes requests: the writer retries asynchronously
+ * instead (src/db/writer.ts).
  */
 import { Database } from "bun:sqlite";
 import { drizzle } from "drizzle-orm/bun-sqlite";
+import { StartupError } from "../startup-error.ts";
 import * as schema from "./schema.ts";
 
 export type Db = ReturnType<typeof drizzle<typeof schema>>;
 
+/** Longest the event loop may sleep on another process's lock while serving. */
+export const SERVING_BUSY_TIMEOUT_MS = 20;
+
 export interface OpenDb {
   sqlite: Database;
   db: Db;
+  /** Switches to the short busy wait used while serving. */
+  limitBusyWait(): void;
   close(): void;
 }
 
 export function openDb(path: string): OpenDb {
-  // safeIntegers: Unix-ns cursors exceed 2^53 and must not be rounded (docs/design.md, *Cursors are
-  // nanoseconds*).
-  const sqlite = new Database(path, { create: true, strict: true, safeIntegers: true });
-  // WAL lets /events readers scan while a webhook commits. synchronous=FULL fsyncs every
-  // commit: a status we acknowledged (webhook 200, publish returned) must survive power loss,
-  // not only a crash; group commit (src/db/writer.ts) keeps the fsync cost per batch.
-  // These pragmas are per connection (journal_mode persists), so set them on every open.
-  sqlite.run("PRAGMA journal_mode = WAL");
-  sqlite.run("PRAGMA synchronous = FULL");
-  sqlite.run("PRAGMA busy_timeout = 5000");
-  sqlite.run("PRAGMA foreign_keys = ON");
+  let sqlite: Database;
+  try {
+    // safeIntegers: Unix-ns cursors exceed 2^53 and must not be rounded (docs/design.md,
+    // *Cursors are nanoseconds*).
+    sqlite = new Database(path, { create: true, strict: true, safeIntegers: true });
+    // WAL lets /events readers scan while a webhook commits. synchronous=FULL fsyncs every
+    // commit: a status we acknowledged (webhook 200, publish returned) must survive power loss,
+    // not only a crash; group commit (src/db/writer.ts) keeps the fsync cost per batch.
+    // These pragmas are per connection (journal_mode persists), so set them on every open.
+    sqlite.run("PRAGMA busy_timeout = 5000");
+    sqlite.run("PRAGMA journal_mode = WAL");
+    sqlite.run("PRAGMA synchronous = FULL");
+    sqlite.run("PRAGMA foreign_keys = ON");
+  } catch (error) {
+    throw new StartupError(`cannot open database ${path}: ${reason(error)}`, { cause: error });
+  }
   const db = drizzle({ client: withStatementCache(sqlite), schema });
   let closed = false;
   return {
     sqlite,
     db,
+    limitBusyWait() {
+      sqlite.run(`PRAGMA busy_timeout = ${SERVING_BUSY_TIMEOUT_MS}`);
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -39,6 +59,19 @@ export function openDb(path: string): OpenDb {
       sqlite.close();
     },
   };
+}
+
+/** True for SQLite's "database is locked" (another connection holds the lock we need). */
+export function isBusy(error: unknown): boolean {
+  return error instanceof Error && "code" in error && /^SQLITE_BUSY/.test(String(error.code ?? ""));
+}
+
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // bun:sqlite says "unable to open database file"; name the usual causes.
+  return /unable to open/.test(message)
+    ? `${message} (does the directory exist, and may this user write it?)`
+    : message;
 }
 
 /**

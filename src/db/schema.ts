@@ -3,7 +3,7 @@
  * drizzle.config.ts reads both, so `drizzle-kit generate` sees them all.
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
-import { index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { int, nanos } from "./columns.ts";
 
 /**
@@ -238,6 +238,42 @@ export const pullQueue = sqliteTable(
     receivedAt: int("received_at").notNull(),
   },
   (table) => [primaryKey({ columns: [table.uri, table.action, table.patchCid] })],
+);
+
+/**
+ * Owner: src/secrets/store.ts. A repo's CI secrets, by repo DID and key. `sealed` is the value
+ * encrypted with AES-256-GCM (nonce ‖ ciphertext ‖ tag) under the spindle's secrets key, bound
+ * to its repo and key: the value never rests in clear, nor in backups.
+ */
+export const secrets = sqliteTable(
+  "secrets",
+  {
+    repoDid: text("repo_did").notNull(),
+    key: text("key").notNull(),
+    sealed: blob("sealed", { mode: "buffer" }).notNull(),
+    createdAt: text("created_at").notNull(),
+    createdBy: text("created_by").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repoDid, table.key] })],
+);
+
+/**
+ * Owner: src/secrets/tokens.ts. One-time tokens that let one workflow's build fetch its repo's
+ * secrets once: only a SHA-256 of each token is kept, with the workflow it is for, when it
+ * expires and when it was used.
+ */
+export const secretTokens = sqliteTable(
+  "secret_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    knot: text("knot").notNull(),
+    pipelineRkey: text("pipeline_rkey").notNull(),
+    workflow: text("workflow").notNull(),
+    repoDid: text("repo_did").notNull(),
+    expiresAt: int("expires_at").notNull(),
+    usedAt: int("used_at"),
+  },
+  (table) => [index("secret_tokens_expires_at").on(table.expiresAt)],
 );
 
 /**

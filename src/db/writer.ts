@@ -9,8 +9,14 @@
  * `onCommit` callbacks run synchronously right after COMMIT, in queue order, before any other
  * code can run. The event log relies on this to fan rows out to live /events subscribers in
  * exactly the order they were committed (see src/http/events.ts).
+ *
+ * When another process holds the write lock (an operator's `sqlite3`, a restore gone wrong),
+ * BEGIN fails fast (the connection's busy wait is short, src/db/client.ts) and the batch goes
+ * back to the head of the queue, retried on a timer with backoff: the event loop stays free,
+ * queued writes keep their order, and callers simply wait longer. `lockedSince` tells /healthz.
  */
-import type { Db } from "./client.ts";
+import type { Logger } from "../log.ts";
+import { type Db, isBusy } from "./client.ts";
 
 /**
  * Units per transaction. Bounds how long one flush holds the event loop and how many rows one
@@ -18,6 +24,11 @@ import type { Db } from "./client.ts";
  * the next turn.
  */
 const MAX_BATCH = 256;
+/** Retry delays while another process holds the write lock. */
+const LOCKED_RETRY_MIN_MS = 5;
+const LOCKED_RETRY_MAX_MS = 250;
+/** A lock held this long is worth a warning (a brief one is normal, e.g. a backup starting). */
+const LOCKED_WARN_AFTER_MS = 1_000;
 
 export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type NotPromise<T> = T extends PromiseLike<unknown> ? never : T;
@@ -32,11 +43,16 @@ interface Unit {
 export class Writer {
   private queue: Unit[] = [];
   private scheduled = false;
+  private retryDelayMs = LOCKED_RETRY_MIN_MS;
+  private warnedLocked = false;
+  /** Wall-clock ms since another process has held the write lock; undefined when it does not. */
+  lockedSince: number | undefined;
 
   constructor(
     private readonly db: Db,
     // A failing onCommit callback must not stop the others or the resolution of the batch.
     private readonly onCallbackError: (error: unknown) => void = () => {},
+    private readonly log?: Logger,
   ) {}
 
   write<T>(fn: (tx: Tx, onCommit: OnCommit) => NotPromise<T>): Promise<T> {
@@ -48,19 +64,29 @@ export class Writer {
     });
   }
 
-  /** Commits everything queued now; used at shutdown so nothing queued is dropped. */
-  flush(): void {
-    while (this.queue.length > 0) this.flushBatch();
+  /**
+   * Commits everything queued now; used at shutdown so nothing queued is dropped. Blocking is
+   * fine here: it waits out another process's lock for up to `lockedWaitMs`, then rejects what
+   * it could not commit (their callers see the error; nothing is half-written).
+   */
+  flush(lockedWaitMs = 2_000): void {
+    const deadline = Date.now() + lockedWaitMs;
+    while (this.queue.length > 0) {
+      if (this.flushBatch()) continue;
+      if (Date.now() < deadline) {
+        Bun.sleepSync(LOCKED_RETRY_MAX_MS / 5);
+        continue;
+      }
+      const error = new Error("writer: database locked by another process at shutdown");
+      for (const unit of this.queue.splice(0)) unit.reject(error);
+    }
   }
 
-  private flushBatch(): void {
+  /** Commits one batch; false when the write lock could not be had (the batch is requeued). */
+  private flushBatch(): boolean {
     this.scheduled = false;
     const batch = this.queue.splice(0, MAX_BATCH);
-    if (batch.length === 0) return;
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => this.flushBatch());
-    }
+    if (batch.length === 0) return true;
     const outcomes: { ok: boolean; value: unknown; callbacks: (() => void)[] }[] = [];
     try {
       this.db.transaction(
@@ -78,10 +104,19 @@ export class Writer {
         { behavior: "immediate" },
       );
     } catch (error) {
+      if (isBusy(error) && outcomes.length === 0) {
+        // BEGIN IMMEDIATE found the lock taken: nothing ran, so the batch can simply wait.
+        this.queue.unshift(...batch);
+        this.retryLater();
+        return false;
+      }
       // COMMIT itself failed (disk full, I/O error): nothing in the batch is durable.
+      this.scheduleRest();
       for (const unit of batch) unit.reject(error);
-      return;
+      return true;
     }
+    this.lockReleased();
+    this.scheduleRest();
     batch.forEach((unit, i) => {
       const outcome = outcomes[i];
       if (!outcome?.ok) {
@@ -97,5 +132,41 @@ export class Writer {
       }
       unit.resolve(outcome.value);
     });
+    return true;
+  }
+
+  private scheduleRest(): void {
+    if (this.queue.length === 0 || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flushBatch());
+  }
+
+  private retryLater(): void {
+    const now = Date.now();
+    this.lockedSince ??= now;
+    if (!this.warnedLocked && now - this.lockedSince >= LOCKED_WARN_AFTER_MS) {
+      this.warnedLocked = true;
+      this.log?.warn("db: database locked by another process; writes are waiting", {
+        component: "db",
+        queued: this.queue.length,
+      });
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => this.flushBatch(), this.retryDelayMs);
+    this.retryDelayMs = Math.min(LOCKED_RETRY_MAX_MS, this.retryDelayMs * 2);
+  }
+
+  private lockReleased(): void {
+    if (this.lockedSince === undefined) return;
+    if (this.warnedLocked) {
+      this.log?.info("db: database lock released; writes resumed", {
+        component: "db",
+        waited_ms: Date.now() - this.lockedSince,
+      });
+    }
+    this.lockedSince = undefined;
+    this.warnedLocked = false;
+    this.retryDelayMs = LOCKED_RETRY_MIN_MS;
   }
 }

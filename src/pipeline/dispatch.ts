@@ -69,6 +69,14 @@ export async function dispatchWorkflow(
     await provider.spawn(stored, {});
     await deps.workflows.markSpawned(id);
     log.info("dispatch: workflow spawned");
+    // Cancelled while its build was being created: stop the build it now has.
+    if (deps.workflows.get(id)?.status === "cancelled") {
+      await provider
+        .cancel(stored)
+        .catch((error: unknown) =>
+          log.warn("dispatch: cancelling the new build failed", { err: error }),
+        );
+    }
     return "spawned";
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

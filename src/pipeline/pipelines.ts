@@ -169,6 +169,17 @@ export class Pipelines {
     return row && toStored(row);
   }
 
+  /** The newest pipelines of every repo, newest first (the operator's status page). */
+  recent(limit: number): StoredPipeline[] {
+    return this.db
+      .select()
+      .from(pipelines)
+      .orderBy(desc(pipelines.created))
+      .limit(limit)
+      .all()
+      .map(toStored);
+  }
+
   /** One page of a repo's pipelines, newest first, and how many match including older pages. */
   query(query: PipelineQuery): { pipelines: StoredPipeline[]; total: number } {
     const { page, count } = this.statementsFor(query);

@@ -26,7 +26,7 @@ import {
   SpindleMemberRecord,
 } from "./lexicons.ts";
 import type { Membership } from "./membership.ts";
-import { ReconnectingStream, type StreamOptions } from "./ws-client.ts";
+import { ReconnectingStream, type StreamOptions, type StreamState } from "./ws-client.ts";
 
 export const JETSTREAM_CURSOR = "jetstream";
 
@@ -40,8 +40,13 @@ export interface JetstreamRecordEvent {
 }
 /** How far back (µs) a reconnect resumes before the stored cursor. */
 export const JETSTREAM_REWIND_US = 5_000_000n;
-/** Events dated further ahead of this host's clock are refused (they would freeze the cursor). */
-const MAX_FUTURE_MS = 10 * 60_000;
+/**
+ * Events dated further ahead of this host's clock than this are refused. Those within it are
+ * applied, but the cursor never moves past this host's "now": a stamp from the future would
+ * otherwise become the cursor and every present-dated event after it would be skipped as
+ * already seen.
+ */
+export const MAX_CLOCK_SKEW_MS = 60_000;
 const MEMBERSHIP = [NSID_SPINDLE_MEMBER, NSID_REPO, NSID_COLLABORATOR];
 
 export interface JetstreamDeps {
@@ -80,6 +85,11 @@ export class JetstreamConsumer {
 
   get connected(): boolean {
     return this.stream.connected;
+  }
+
+  /** Connection state for /healthz and /metrics (since when disconnected, and why). */
+  state(): StreamState {
+    return this.stream.state();
   }
 
   start(): void {
@@ -141,9 +151,12 @@ export class JetstreamConsumer {
     }
     const event = parsed;
     const timeUs = BigInt(event.time_us);
-    // A stamp from the future would become the cursor and hide every real event until then.
-    if (event.time_us > (Date.now() + MAX_FUTURE_MS) * 1000) {
-      this.log.warn("jetstream: skipping an event dated in the future", { time_us: event.time_us });
+    const nowMs = Date.now();
+    if (event.time_us > (nowMs + MAX_CLOCK_SKEW_MS) * 1000) {
+      this.log.warn("jetstream: skipping an event dated in the future", {
+        time_us: event.time_us,
+        ahead_s: Math.round(event.time_us / 1_000_000 - nowMs / 1000),
+      });
       return;
     }
     let membershipChanged = false;
@@ -151,7 +164,8 @@ export class JetstreamConsumer {
       const stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;
       if (timeUs <= stored) return false;
       membershipChanged = this.apply(tx, onCommit, event);
-      this.deps.cursors.save(tx, JETSTREAM_CURSOR, timeUs);
+      const nowUs = BigInt(Date.now()) * 1000n;
+      this.deps.cursors.save(tx, JETSTREAM_CURSOR, timeUs < nowUs ? timeUs : nowUs);
       return true;
     });
     if (!applied) return;

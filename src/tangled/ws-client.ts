@@ -11,6 +11,10 @@
  * - Reconnects back off exponentially with full jitter, capped (about a minute by default);
  *   the backoff resets once a connection delivers a message.
  * - An idle watchdog drops a connection that sent neither a message nor a ping for a while.
+ * - Failure is visible: each stream keeps since when it has been disconnected and why (the
+ *   cause WebSocket gave, e.g. "Failed to connect", "Expected 101 status code: 502"); after a
+ *   few failures in a row the disconnect lines turn from info into warnings carrying the
+ *   cause, and /healthz reads the same state (through a StreamBoard for the knots).
  */
 import type { Logger } from "../log.ts";
 
@@ -22,7 +26,39 @@ export interface StreamOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   idleTimeoutMs?: number;
+  /** Where the stream lists itself while started, so health reports can find it. */
+  board?: StreamBoard;
 }
+
+/** What an operator needs to know about one stream's connection. */
+export interface StreamState {
+  /** host[:port] of the upstream. */
+  host: string;
+  connected: boolean;
+  /** Wall-clock ms since when it has had no open connection (undefined while connected). */
+  disconnectedSince: number | undefined;
+  /** Connection attempts in a row that ended without opening. */
+  failures: number;
+  /** Why the last connection failed or closed. */
+  lastError: string | undefined;
+}
+
+/** The started streams of one kind (every knot), for /healthz and /metrics. */
+export class StreamBoard {
+  private readonly streams = new Set<ReconnectingStream>();
+  add(stream: ReconnectingStream): void {
+    this.streams.add(stream);
+  }
+  delete(stream: ReconnectingStream): void {
+    this.streams.delete(stream);
+  }
+  list(): StreamState[] {
+    return [...this.streams].map((stream) => stream.state());
+  }
+}
+
+/** Failures in a row after which disconnects are logged at warn, with their cause. */
+export const WARN_AFTER_FAILURES = 3;
 
 const PAUSE_AT = 256;
 const RESUME_AT = 32;
@@ -45,17 +81,34 @@ export class ReconnectingStream {
   connected = false;
   /** Wall-clock ms of the last frame or open, whichever is later (0 before the first). */
   lastActivityAt = 0;
+  private disconnectedSince: number | undefined;
+  private failures = 0;
+  private lastError: string | undefined;
+  private host = "";
 
   constructor(private readonly options: StreamOptions) {}
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.disconnectedSince = Date.now();
+    this.options.board?.add(this);
     this.connect();
+  }
+
+  state(): StreamState {
+    return {
+      host: this.host,
+      connected: this.connected,
+      disconnectedSince: this.connected ? undefined : this.disconnectedSince,
+      failures: this.failures,
+      lastError: this.lastError,
+    };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.options.board?.delete(this);
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.idleTimer);
     this.socket?.close(1000, "consumer stopping");
@@ -67,13 +120,18 @@ export class ReconnectingStream {
     if (this.stopped) return;
     let url: string;
     let socket: WebSocket;
+    let opened = false;
+    let cause: string | undefined;
     try {
       url = this.options.url();
+      this.host = hostOf(url);
       socket = new WebSocket(url);
     } catch (error) {
       // A URL WebSocket refuses is not transient, but retrying (with backoff) keeps one bad
       // upstream from taking the process down; the log says what is wrong.
-      this.options.log.error("stream: cannot connect", { err: error });
+      this.failures++;
+      this.lastError = error instanceof Error ? error.message : String(error);
+      this.options.log.error("stream: cannot connect", { err: error, failures: this.failures });
       this.scheduleReconnect();
       return;
     }
@@ -81,9 +139,17 @@ export class ReconnectingStream {
     this.socket = socket;
     this.armIdle(socket);
     socket.addEventListener("open", () => {
+      opened = true;
       this.connected = true;
+      this.disconnectedSince = undefined;
+      this.failures = 0;
       this.lastActivityAt = Date.now();
       this.options.log.info("stream: connected", { url: redactUrl(url) });
+    });
+    socket.addEventListener("error", (event) => {
+      // Bun's ErrorEvent says why: "WebSocket connection to '…' failed: Failed to connect".
+      const message = "message" in event ? String(event.message) : "";
+      cause = message.replace(/^WebSocket connection to '[^']*' failed: /, "") || "error";
     });
     socket.addEventListener("message", (event) => {
       this.attempt = 0;
@@ -107,9 +173,23 @@ export class ReconnectingStream {
     socket.addEventListener("ping", () => this.armIdle(socket));
     socket.addEventListener("close", (event) => {
       if (this.socket !== socket) return;
+      if (this.connected || this.disconnectedSince === undefined)
+        this.disconnectedSince = Date.now();
       this.connected = false;
       clearTimeout(this.idleTimer);
-      this.options.log.info("stream: disconnected", { code: event.code, url: redactUrl(url) });
+      if (!opened) this.failures++;
+      this.lastError = cause ?? `closed ${event.code}${event.reason ? ` ${event.reason}` : ""}`;
+      const fields = {
+        code: event.code,
+        url: redactUrl(url),
+        err: this.lastError,
+        failures: this.failures,
+        disconnected_s: Math.round((Date.now() - this.disconnectedSince) / 1000),
+      };
+      if (this.stopped) this.options.log.debug("stream: closed", fields);
+      else if (this.failures >= WARN_AFTER_FAILURES)
+        this.options.log.warn("stream: cannot connect", fields);
+      else this.options.log.info("stream: disconnected", fields);
       this.scheduleReconnect();
     });
   }
@@ -171,6 +251,14 @@ export function backoffDelay(
 ): number {
   const cap = Math.min(max, min * 2 ** Math.min(attempt, 30));
   return min / 2 + random * Math.max(0, cap - min / 2);
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
 }
 
 /** Query strings may carry cursors and filters, never secrets, but keep logs short anyway. */

@@ -4,14 +4,16 @@
  * that a pull request changes CI). Files come from the repo's knot over XRPC and are cached per
  * (repo, commit): a commit's files never change.
  *
- * `repo` must be a repo this spindle serves (400 RepoNotFound otherwise: tack only ever reads
- * from the knots of its own repos); `sha` is a 40-hex commit (400 InvalidRequest); `sourceRepo`
- * (a fork) must be a repo this spindle serves too. A commit the knot does not have is 400
+ * `repo` must be a repo this spindle serves (400 RepoNotFound otherwise); `sha` is a 40-hex
+ * commit (400 InvalidRequest); `sourceRepo`, a fork, is read from the fork's knot (known here,
+ * or named by the fork's DID document). A commit the knot does not have is 400
  * InvalidRequest; a knot that cannot be read is 502, a fetch queue that is full 503.
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
+import type { IdentityResolver } from "../atproto/identity.ts";
 import { fingerprintWorkflows } from "../pipeline/fingerprint.ts";
+import { ForkSourceError, forkAtKnot } from "../tangled/fork-source.ts";
 import { KnotXrpcError } from "../tangled/knot-xrpc.ts";
 import { Did } from "../tangled/lexicons.ts";
 import type { Membership } from "../tangled/membership.ts";
@@ -34,6 +36,7 @@ const Params = Type.Object({
 
 export function describeWorkflowDefinitionRoute(deps: {
   membership: Membership;
+  identities: IdentityResolver;
   workflowFiles: WorkflowFiles;
 }) {
   return new Elysia({ name: "xrpc-describe-workflow-definition" }).get(
@@ -47,26 +50,23 @@ export function describeWorkflowDefinitionRoute(deps: {
           "RepoNotFound",
           `repo ${params.repo} is not served by this spindle`,
         );
-      let source = repo;
-      if (params.sourceRepo && params.sourceRepo !== params.repo) {
-        const fork = deps.membership.servedRepo(params.sourceRepo);
-        if (!fork) {
-          throw new XrpcError(
-            400,
-            "InvalidRequest",
-            `sourceRepo ${params.sourceRepo} is not a repo this spindle can read`,
-          );
-        }
-        source = fork;
-      }
       try {
-        const files = await deps.workflowFiles.load(repoAtKnot(source), params.sha);
+        const source =
+          params.sourceRepo && params.sourceRepo !== params.repo
+            ? await forkAtKnot(params.sourceRepo, deps)
+            : repoAtKnot(repo);
+        const files = await deps.workflowFiles.load(source, params.sha);
         return xrpcJson({
           derived: true,
           hash: fingerprintWorkflows(files),
           workflows: files.length > 0 ? files.map((file) => file.name) : undefined,
         });
       } catch (error) {
+        if (error instanceof ForkSourceError) {
+          throw error.retryable
+            ? new XrpcError(502, "UpstreamFailure", error.message)
+            : new XrpcError(400, "InvalidRequest", error.message);
+        }
         if (error instanceof WorkflowFilesBusyError)
           throw new XrpcError(503, "ServiceBusy", error.message);
         if (error instanceof KnotXrpcError && error.xrpcError === "RefNotFound") {

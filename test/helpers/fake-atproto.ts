@@ -34,8 +34,14 @@ export class FakeAtproto {
     return `http://127.0.0.1:${this.server.port}`;
   }
 
-  /** Publishes `did`'s DID document: its PDS is this server; `signingKey` a multibase key. */
-  addIdentity(did: string, options: { signingKey?: string; pds?: string } = {}): void {
+  /**
+   * Publishes `did`'s DID document: its PDS is this server; `signingKey` a multibase key; a
+   * repo DID names its knot (`http://<knot>`) as a `#tangled_knot` service.
+   */
+  addIdentity(
+    did: string,
+    options: { signingKey?: string; pds?: string; knot?: string } = {},
+  ): void {
     this.documents.set(did, {
       "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
       id: did,
@@ -56,6 +62,15 @@ export class FakeAtproto {
           type: "AtprotoPersonalDataServer",
           serviceEndpoint: options.pds ?? this.url,
         },
+        ...(options.knot
+          ? [
+              {
+                id: "#tangled_knot",
+                type: "TangledKnot",
+                serviceEndpoint: `http://${options.knot}`,
+              },
+            ]
+          : []),
       ],
     });
   }

@@ -1,6 +1,7 @@
 /**
  * Starts the real service (src/tack.ts) on 127.0.0.1:0 with a database in a fresh temporary
- * directory. `await using` stops it and removes the directory.
+ * directory, on a compressed clock (waits take no real time; tests that need the real one pass
+ * `overrides.clock`). `await using` stops it and removes the directory.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +9,7 @@ import { join } from "node:path";
 import type { Config } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { startTack, type Tack, type TackOverrides } from "../../src/tack.ts";
+import { compressedClock } from "./clock.ts";
 
 export interface TestTack extends AsyncDisposable {
   tack: Tack;
@@ -53,7 +55,7 @@ export async function startTestTack(
   const dir = options.dir ?? tempDir();
   const config = testConfig(dir, options.config);
   const { log, lines } = captureLogger();
-  const tack = await startTack(config, log, options.overrides);
+  const tack = await startTack(config, log, { clock: compressedClock(), ...options.overrides });
   const host = `127.0.0.1:${tack.port}`;
   return {
     tack,

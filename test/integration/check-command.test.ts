@@ -1,15 +1,21 @@
 /** `tack check` end to end against a local Buildkite API stand-in (issue 6). */
-import { expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { runCheck } from "../../src/commands/check.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
+import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { tempDir } from "../helpers/tack.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
+// `tack check` connects to Jetstream: a local stand-in, never the public one.
+const jetstream = FakeJetstream.start();
+afterAll(() => jetstream.stop());
+
 function env(apiUrl: string, token: string) {
   return {
+    TACK_JETSTREAM_URL: jetstream.url,
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:owner",
     TACK_DB_PATH: join(tempDir(), "tack.db"),

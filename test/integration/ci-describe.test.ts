@@ -7,7 +7,8 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
-import type { KnotFile } from "../helpers/fake-knot.ts";
+import { FakeAtproto } from "../helpers/fake-atproto.ts";
+import { FakeKnot, type KnotFile } from "../helpers/fake-knot.ts";
 import { assertLexiconOutput, assertLexiconParams } from "../helpers/lexicons.ts";
 import { until } from "../helpers/wait.ts";
 import { MEMBER, newTid, STRANGER } from "../helpers/wire.ts";
@@ -119,9 +120,9 @@ describe("describeWorkflowDefinition", () => {
       [{ repo: strangerRepo, sha: SHA }, 400, "RepoNotFound", `repo ${strangerRepo}`],
       [
         { repo: REPO_DID, sha: SHA, sourceRepo: "did:plc:fork0000000000000000000" },
-        400,
-        "InvalidRequest",
-        "sourceRepo did:plc:fork",
+        502,
+        "UpstreamFailure",
+        "sourceRepo: cannot resolve did:plc:fork",
       ],
     ];
     for (const [params, status, error, message] of cases) {
@@ -130,6 +131,31 @@ describe("describeWorkflowDefinition", () => {
       expect(answer.body.message).toStartWith(message);
     }
     expect(knot.xrpcRequests).toEqual([]);
+  });
+
+  test("a fork's workflows come from the knot its DID document names", async () => {
+    const atproto = FakeAtproto.start();
+    defer(() => atproto.stop());
+    const forkKnot = FakeKnot.start();
+    defer(() => forkKnot.stop());
+    const fork = "did:plc:fork0000000000000000000";
+    atproto.addIdentity(fork, { knot: forkKnot.host });
+    const { knot, service } = await ciNetwork(defer, {}, { plcUrl: atproto.url });
+    knot.commit(REPO_DID, SHA, [{ name: "a.yml", content: "engine: tack\n" }]);
+    forkKnot.commit(fork, SHA, [{ name: "changed.yml", content: "engine: other\n" }]);
+    const answer = await xrpcGet<Definition>(service, METHOD, {
+      repo: REPO_DID,
+      sha: SHA,
+      sourceRepo: fork,
+    });
+    expect(answer.body.workflows).toEqual(["changed.yml"]);
+    expect(knot.xrpcRequests).toEqual([]);
+    const unknown = await xrpcGet(service, METHOD, {
+      repo: REPO_DID,
+      sha: SHA,
+      sourceRepo: "did:plc:unknown00000000000000000",
+    });
+    expect([unknown.status, unknown.body.error]).toEqual([400, "InvalidRequest"]);
   });
 
   test("a knot that cannot answer is 502 with the reason; once it recovers the answer comes", async () => {

@@ -1,5 +1,6 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
+import { systemClock } from "../../src/clock.ts";
 import { MAX_LOG_STREAMS } from "../../src/http/log-stream.ts";
 import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
@@ -109,7 +110,8 @@ test("an over-long path segment is a 400 before the upgrade", async () => {
 });
 
 test("log streams are capped: one more than allowed is a 503 before the upgrade", async () => {
-  await using service = await startTestTack();
+  // The real clock: the fake run (one status a second) stays running while the streams open.
+  await using service = await startTestTack({ overrides: { clock: systemClock } });
   const url = await dispatch(service, "live.yml", "fake", { steps: 20 });
   // A running fake workflow's log stays open (followed live) until the run ends.
   const open = Array.from({ length: MAX_LOG_STREAMS }, () => connect(url));

@@ -14,6 +14,7 @@ import { startTestTack } from "../helpers/tack.ts";
 import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import { connect } from "../helpers/ws.ts";
+import { fastClock } from "../providers/fast-clock.ts";
 import { runPayload } from "../providers/github/harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -22,6 +23,7 @@ setDefaultTimeout(30_000);
 const BK_SECRET = "whsec-mixed-0123456789";
 
 test("a pipeline with a Buildkite and a GitHub workflow reports both on /events", async () => {
+  const clock = fastClock();
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
   const buildkite = FakeBuildkite.start();
@@ -41,7 +43,12 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
           github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
         },
       },
-      overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
+      // A clock that runs fast for everyone alike (providers' background polls included), so
+      // webhook signatures dated with it stay inside Buildkite's five-minute window.
+      overrides: {
+        clock,
+        streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 },
+      },
     });
     await followedRepo(jetstream, knot);
     const events = connect(`${service.ws}/events`);
@@ -74,7 +81,7 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
           secret: BK_SECRET,
           event,
           body,
-          nowMs: Date.now(),
+          nowMs: clock.now(),
         }),
         body,
       });

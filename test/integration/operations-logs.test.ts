@@ -1,0 +1,101 @@
+/**
+ * Logs an operator can filter (#15): priorities journald understands, one name per field, and
+ * a line when a workflow finishes. And /metrics carries process metrics and the build.
+ */
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY_SCHEMA_VERSION } from "../../src/db/migrate.ts";
+import { createLogger } from "../../src/log.ts";
+import { COMMIT, VERSION } from "../../src/version.ts";
+import { startTestTack, tempDir } from "../helpers/tack.ts";
+
+setDefaultTimeout(30_000);
+const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
+
+/** Runs tack (which fails to open its database) with stdout in a file; returns that file. */
+async function runWithStdoutFile(journalStream: (path: string) => string) {
+  const dir = tempDir();
+  const out = join(dir, "stdout");
+  await Bun.write(out, "");
+  const child = Bun.spawn(["bun", MAIN], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      TACK_HOSTNAME: "spindle.test",
+      TACK_OWNER_DID: "did:plc:owner000000000000000000",
+      TACK_DB_PATH: join(dir, "missing", "tack.db"),
+      TACK_BOGUS: "1",
+      JOURNAL_STREAM: journalStream(out),
+    },
+    stdout: Bun.file(out),
+    stderr: "pipe",
+  });
+  expect(await child.exited).toBe(1);
+  return (await Bun.file(out).text()).trim().split("\n");
+}
+
+test("under journald, each line starts with its syslog priority and the rest is plain JSON (#15)", async () => {
+  const lines = await runWithStdoutFile((path) => {
+    const stat = statSync(path);
+    return `${stat.dev}:${stat.ino}`;
+  });
+  const warn = lines.find((line) => line.includes("config: unknown variable ignored"));
+  const info = lines.find((line) => line.includes("tack: starting"));
+  expect(warn).toStartWith("<4>{");
+  expect(info).toStartWith("<6>{");
+  expect(JSON.parse(warn?.slice(3) ?? "")).toMatchObject({ level: "warn", variable: "TACK_BOGUS" });
+});
+
+test("a JOURNAL_STREAM that is not our stdout (inherited by a child) adds no prefix", async () => {
+  const lines = await runWithStdoutFile(() => "1:2");
+  for (const line of lines) expect(line).toStartWith("{");
+});
+
+test("the logger prefixes every level and names errors `err`, with their causes", () => {
+  const lines: string[] = [];
+  const log = createLogger("debug", (line) => lines.push(line), {}, { journald: true });
+  const cause = new Error("disk I/O error");
+  log.error("db: commit failed", { error: new Error("cannot commit", { cause }) });
+  log.debug("stream: connected");
+  expect(lines[0]).toStartWith("<3>");
+  expect(JSON.parse(lines[0]?.slice(3) ?? "")).toMatchObject({
+    err: "cannot commit: disk I/O error",
+  });
+  expect(JSON.parse(lines[0]?.slice(3) ?? "")).not.toHaveProperty("error");
+  expect(lines[1]).toStartWith("<7>");
+});
+
+test("a workflow that finishes gets a line, with its status and error (#15)", async () => {
+  await using service = await startTestTack();
+  const id = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "ci.yml" };
+  await service.tack.workflows.create(
+    id,
+    { provider: "fake", options: {}, context: {} },
+    "pending",
+  );
+  expect(service.logs.some((l) => l.msg === "workflow: finished")).toBe(false);
+  await service.tack.workflows.transition(id, "failed", { error: "tests failed", exitCode: 2 });
+  expect(service.logs.filter((l) => l.msg === "workflow: finished")).toEqual([
+    expect.objectContaining({
+      component: "workflow",
+      knot: "knot.test",
+      pipeline_rkey: "3m6mxh2znw222",
+      workflow: "ci.yml",
+      status: "failed",
+      err: "tests failed",
+      exit_code: 2,
+    }),
+  ]);
+});
+
+test("/metrics carries process metrics and tack_build_info (#15)", async () => {
+  await using service = await startTestTack();
+  const text = await (await fetch(`${service.http}/metrics`)).text();
+  expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  expect(text).toMatch(/^process_open_fds \d+/m);
+  expect(text).toMatch(/^process_start_time_seconds \d+/m);
+  expect(text).toContain(
+    `tack_build_info{version="${VERSION}",commit="${COMMIT}",schema_version="${BINARY_SCHEMA_VERSION}"} 1`,
+  );
+});
