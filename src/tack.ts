@@ -103,6 +103,8 @@ export interface TackOverrides {
   atprotoFetch?: typeof fetch;
   /** Longest wait at start for Jetstream to replay before the knots are followed. */
   jetstreamCatchUpMs?: number;
+  /** How long a quiet Jetstream connection means its replay is over (default 1 s). */
+  jetstreamQuietMs?: number;
   /** Delay before the first retention pass (the pass then repeats hourly). */
   retentionFirstDelayMs?: number;
   /** Caps on in-flight webhook bodies (tests use small ones). */
@@ -399,7 +401,10 @@ export async function startTack(
   // before the knots' backlogs are checked against it; bounded, so a slow Jetstream only
   // delays following the knots.
   if (cursors.get(JETSTREAM_CURSOR) !== undefined) {
-    const caughtUp = await jetstream.caughtUp(overrides.jetstreamCatchUpMs ?? 5_000);
+    const caughtUp = await jetstream.caughtUp(
+      overrides.jetstreamCatchUpMs ?? 5_000,
+      overrides.jetstreamQuietMs,
+    );
     if (!caughtUp) log.warn("tack: Jetstream still replaying; following knots anyway");
   }
   knotsReady = true;

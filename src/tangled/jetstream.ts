@@ -102,16 +102,16 @@ export class JetstreamConsumer {
 
   /**
    * Waits (at most `maxMs`) until the replay after a restart has reached the present: an event
-   * from the last few seconds was applied, or the connection has been quiet for a second.
+   * from the last few seconds was applied, or the connection has been quiet for `quietMs`.
    * Started before the knots, this lets membership changes made while tack was down apply
    * before the knots' backlogs are judged against them. Resolves false on timeout.
    */
-  async caughtUp(maxMs: number): Promise<boolean> {
+  async caughtUp(maxMs: number, quietMs = 1_000): Promise<boolean> {
     const startedUs = Date.now() * 1000;
     const deadline = Date.now() + maxMs;
     while (Date.now() < deadline) {
       if (this.lastEventUs >= startedUs - 5_000_000) return true;
-      if (this.stream.connected && Date.now() - this.stream.lastActivityAt >= 1_000) return true;
+      if (this.stream.connected && Date.now() - this.stream.lastActivityAt >= quietMs) return true;
       await Bun.sleep(25);
     }
     return false;

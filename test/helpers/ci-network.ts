@@ -38,6 +38,8 @@ export async function ciNetwork(
     overrides: {
       clock: compressedClock(),
       streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 },
+      // The stand-in replays at once: a short quiet spell ends the start-up catch-up.
+      jetstreamQuietMs: 100,
       ...overrides,
     },
   });

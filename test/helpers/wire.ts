@@ -143,7 +143,17 @@ let lastTidMicros = 0;
 /** A fresh TID (clock id 0), as knots and PDSes mint rkeys. */
 export function newTid(): string {
   lastTidMicros = Math.max(Date.now() * 1000, lastTidMicros + 1);
-  let value = BigInt(lastTidMicros) << 10n;
+  return encodeTid(lastTidMicros);
+}
+
+let pastCounter = 0;
+/** A TID minted `agoMs` milliseconds in the past (an event a knot stored a while ago). */
+export function pastTid(agoMs: number): string {
+  return encodeTid((Date.now() - agoMs) * 1000 + (pastCounter++ % 1000));
+}
+
+function encodeTid(micros: number): string {
+  let value = BigInt(micros) << 10n;
   let out = "";
   for (let i = 0; i < 13; i++) {
     out = TID_ALPHABET.charAt(Number(value & 31n)) + out;

@@ -18,6 +18,7 @@ import {
   memberRecord,
   newTid,
   OWNER,
+  pastTid,
   pipelineRecord,
   repoRecord,
   STRANGER,
@@ -38,11 +39,19 @@ function upstreams() {
   return { jetstream, knot };
 }
 
-async function tackFor(jetstream: FakeJetstream, dir?: string): Promise<TestTack> {
+/**
+ * A quiet Jetstream connection after a restart means its replay is over; the stand-in replays
+ * at once, so a short quiet spell is enough (the catch-up test, whose replay is slow, waits
+ * the real second).
+ */
+async function tackFor(jetstream: FakeJetstream, dir?: string, quietMs = 100): Promise<TestTack> {
   const service = await startTestTack({
     dir,
     config: { hostname: HOSTNAME, jetstreamUrl: jetstream.url, dev: true },
-    overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 } },
+    overrides: {
+      streams: { minBackoffMs: 20, maxBackoffMs: 200, idleTimeoutMs: 10_000 },
+      jetstreamQuietMs: quietMs,
+    },
   });
   // Stopping is idempotent, so tests that stop a service themselves (restarts) may too.
   defer(() => service[Symbol.asyncDispose]());
@@ -375,14 +384,23 @@ describe("knot cursors", () => {
     const dir = tempDir();
     const first = await tackFor(jetstream, dir);
     await followedRepo(jetstream, knot, { spindle: HOSTNAME });
-    const warmup = pushTrigger(knot, [FAKE_WORKFLOW]);
+    const warmup = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+      pastTid(300_000),
+    );
     await until(() => spawnsOf(first, warmup) === 1, "first trigger spawned");
     await first.tack.stop();
 
-    // While tack is down, the knot stores a backlog that will be seconds old by the time it
+    // While tack is down, the knot stores a backlog whose keys are minutes old by the time it
     // is read: a cursor taken from tack's clock would jump past anything still unsent.
-    const backlog = Array.from({ length: 5 }, () => pushTrigger(knot, [FAKE_WORKFLOW]));
-    await Bun.sleep(2_500);
+    const backlog = Array.from({ length: 5 }, (_, i) =>
+      knot.push(
+        "sh.tangled.pipeline",
+        pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+        pastTid(180_000 - i * 1_000),
+      ),
+    );
     const second = await tackFor(jetstream, dir);
     await until(() => backlog.every((rkey) => spawnsOf(second, rkey) === 1), "backlog spawned");
 
@@ -471,7 +489,7 @@ test("changes made on Jetstream while tack was down apply before the knots' back
   const pushed = pushTrigger(knot, [FAKE_WORKFLOW], { did: MEMBER, name: "lib" });
 
   jetstream.replayDelayMs = 400; // Jetstream answers the resume a little slower than the knot
-  const second = await tackFor(jetstream, dir);
+  const second = await tackFor(jetstream, dir, 1_000);
   await until(() => spawnsOf(second, pushed) === 1, "member's trigger spawned after restart");
   expect(second.logs.filter((l) => String(l.msg).startsWith("pipeline: rejected"))).toEqual([]);
 });
