@@ -172,8 +172,25 @@ export async function startTack(
     ownerDid: config.ownerDid,
     hostname: config.hostname,
   });
+  const secrets = new Secrets(
+    database.db,
+    writer,
+    new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
+  );
+  const secretTokens = new SecretTokens(writer);
+  const secretsDelivery = new SecretsDelivery({
+    tokens: secretTokens,
+    clock,
+    url: `${config.dev ? "http" : "https"}://${config.hostname}/secrets`,
+  });
   const pipelines = new Pipelines(database.db, writer, broker);
-  const runner = new PipelineRunner({ pipelines, workflows, providers, log });
+  const runner = new PipelineRunner({
+    pipelines,
+    workflows,
+    providers,
+    log,
+    buildVariables: (workflow) => secretsDelivery.variablesFor(workflow),
+  });
   const workflowFiles = new WorkflowFiles(
     new KnotXrpc({ dev: config.dev, fetch: overrides.knotFetch }),
   );
@@ -224,17 +241,6 @@ export async function startTack(
     clock,
     log,
     fetch: overrides.atprotoFetch,
-  });
-  const secrets = new Secrets(
-    database.db,
-    writer,
-    new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
-  );
-  const secretTokens = new SecretTokens(writer);
-  const secretsDelivery = new SecretsDelivery({
-    tokens: secretTokens,
-    clock,
-    url: `${config.dev ? "http" : "https"}://${config.hostname}/secrets`,
   });
   let knotsReady = false;
   const knotStreams = new StreamBoard();

@@ -13,7 +13,7 @@
 import type { JsonValue } from "../eventlog/canonical-json.ts";
 import type { Logger } from "../log.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
-import type { WorkflowId, Workflows } from "./workflows.ts";
+import type { StoredWorkflow, WorkflowId, Workflows } from "./workflows.ts";
 
 export interface WorkflowDispatch {
   id: WorkflowId;
@@ -28,8 +28,19 @@ export interface WorkflowDispatch {
 
 export type DispatchOutcome = "spawned" | "rejected" | "duplicate" | "spawn-failed";
 
+export interface DispatchDeps {
+  workflows: Workflows;
+  providers: ProviderRegistry;
+  log: Logger;
+  /**
+   * The TACK_* variables a build receives besides its trigger (the one-time secrets token):
+   * minted afresh for every spawn, so a build created again after a crash gets its own.
+   */
+  buildVariables?: (workflow: StoredWorkflow) => Promise<Record<string, string>>;
+}
+
 export async function dispatchWorkflow(
-  deps: { workflows: Workflows; providers: ProviderRegistry; log: Logger },
+  deps: DispatchDeps,
   dispatch: WorkflowDispatch,
 ): Promise<DispatchOutcome> {
   const { id } = dispatch;
@@ -66,7 +77,7 @@ export async function dispatchWorkflow(
   if (!created && (stored.spawned || stored.status !== "pending")) return "duplicate";
   try {
     // Build variables (the secrets URL and token) come from the core once it issues them.
-    await provider.spawn(stored, {});
+    await provider.spawn(stored, (await deps.buildVariables?.(stored)) ?? {});
     await deps.workflows.markSpawned(id);
     log.info("dispatch: workflow spawned");
     // Cancelled while its build was being created: stop the build it now has.

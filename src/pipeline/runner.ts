@@ -7,18 +7,13 @@
  * half-dispatched pipeline never runs a workflow twice.
  */
 import type { Logger } from "../log.ts";
-import type { ProviderRegistry } from "../providers/registry.ts";
 import type { PipelineWorkflow } from "../tangled/lexicons.ts";
-import { dispatchWorkflow } from "./dispatch.ts";
+import { type DispatchDeps, dispatchWorkflow } from "./dispatch.ts";
 import type { Pipelines, StoredPipeline } from "./pipelines.ts";
 import { readTackBlock } from "./workflow-yaml.ts";
-import type { Workflows } from "./workflows.ts";
 
-export interface RunnerDeps {
+export interface RunnerDeps extends DispatchDeps {
   pipelines: Pipelines;
-  workflows: Workflows;
-  providers: ProviderRegistry;
-  log: Logger;
 }
 
 export class PipelineRunner {

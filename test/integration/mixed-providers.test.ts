@@ -4,6 +4,7 @@
  * same pipeline AT-URI.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { fastClock } from "../helpers/clock.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { FakeGithub, GITHUB_TOKEN } from "../helpers/fake-github.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
@@ -14,7 +15,6 @@ import { startTestTack } from "../helpers/tack.ts";
 import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import { connect } from "../helpers/ws.ts";
-import { fastClock } from "../providers/fast-clock.ts";
 import { runPayload } from "../providers/github/harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).

@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { actionsNetwork, REPO_DID, xrpcPost } from "../helpers/actions-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
-import { compressedClock } from "../helpers/clock.ts";
+import { compressedClock, fastClock } from "../helpers/clock.ts";
+import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { assertLexiconOutput } from "../helpers/lexicons.ts";
 import type { TestTack } from "../helpers/tack.ts";
 import { eventually, until } from "../helpers/wait.ts";
@@ -303,6 +304,60 @@ describe("secrets for a build", () => {
     expect(await (await fetchSecrets(service, token)).json()).toEqual({
       secrets: [{ key: "OTHER_REPO", value: "x" }],
     });
+  });
+});
+
+describe("secrets through a real CI's API", () => {
+  test("a Buildkite build gets the URL and a one-time token, never a value, and the token opens them", async () => {
+    const buildkite = FakeBuildkite.start("bk-token-0123456789");
+    defer(() => buildkite.stop());
+    const clock = fastClock();
+    const { knot, service, owner } = await actionsNetwork(
+      defer,
+      "ES256",
+      { clock },
+      {
+        providers: {
+          fake: {},
+          buildkite: {
+            token: "bk-token-0123456789",
+            org: "acme",
+            webhookSecret: "whsec-0123456789abcdef",
+            webhookMode: "signature",
+            apiUrl: buildkite.url,
+          },
+        },
+      },
+    );
+    await xrpcPost(
+      service,
+      ADD,
+      { repo: repoUri(service), key: "DEPLOY_TOKEN", value: VALUE },
+      owner.auth(ADD),
+    );
+    const sha = freshSha();
+    knot.commit(REPO_DID, sha, [
+      { name: "deploy.yml", content: "engine: tack\ntack:\n  buildkite: { pipeline: deploy }\n" },
+    ]);
+    const trigger = await xrpcPost(
+      service,
+      "sh.tangled.ci.triggerPipeline",
+      { repo: REPO_DID, trigger: { $type: "sh.tangled.ci.trigger#manual", sha } },
+      owner.auth("sh.tangled.ci.triggerPipeline"),
+    );
+    expect(trigger.status).toBe(200);
+    await until(() => buildkite.builds.size === 1, "build created on Buildkite");
+    const [build] = [...buildkite.builds.values()];
+    expect(build?.env.TACK_SECRETS_URL).toBe("http://spindle.test/secrets");
+    const token = build?.env.TACK_SECRETS_TOKEN ?? "";
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Nothing Buildkite holds or shows contains the value.
+    expect(JSON.stringify(build)).not.toContain("s3cr3t");
+    // The build, running, fetches it once.
+    const fetched = await fetch(`${service.http}/secrets`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await fetched.json()).toEqual({ secrets: [{ key: "DEPLOY_TOKEN", value: VALUE }] });
   });
 });
 

@@ -8,8 +8,8 @@ import type { WorkflowId, Workflows } from "../../src/pipeline/workflows.ts";
 import { createFakeProvider } from "../../src/providers/fake/index.ts";
 import { LogLine } from "../../src/providers/provider.ts";
 import { ProviderRegistry } from "../../src/providers/registry.ts";
+import { fastClock } from "../helpers/clock.ts";
 import { fakeClock, memoryTack, statuses } from "../helpers/memory.ts";
-import { fastClock } from "./fast-clock.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);

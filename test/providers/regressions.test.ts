@@ -12,6 +12,7 @@ import { silentLogger } from "../../src/log.ts";
 import { dispatchWorkflow } from "../../src/pipeline/dispatch.ts";
 import type { WorkflowId } from "../../src/pipeline/workflows.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
+import { fastClock } from "../helpers/clock.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { FakeGithub, GITHUB_TOKEN } from "../helpers/fake-github.ts";
 import { buildkiteHeaders } from "../helpers/sign-buildkite.ts";
@@ -19,7 +20,6 @@ import { deliverGithub, WEBHOOK_SECRET } from "../helpers/sign-github.ts";
 import { startTestTack, type TestTack, tempDir } from "../helpers/tack.ts";
 import { until } from "../helpers/wait.ts";
 import { OWNER } from "../helpers/wire.ts";
-import { fastClock } from "./fast-clock.ts";
 import { publishedStatuses } from "./statuses.ts";
 
 setDefaultTimeout(30_000);

@@ -8,12 +8,12 @@ import type { JsonValue } from "../../../src/eventlog/canonical-json.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { type DispatchOutcome, dispatchWorkflow } from "../../../src/pipeline/dispatch.ts";
 import type { StoredWorkflow, WorkflowId } from "../../../src/pipeline/workflows.ts";
+import { fastClock } from "../../helpers/clock.ts";
 import { FakeBuildkite } from "../../helpers/fake-buildkite.ts";
 import { buildkiteHeaders } from "../../helpers/sign-buildkite.ts";
 import { startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
 import { OWNER } from "../../helpers/wire.ts";
-import { fastClock } from "../fast-clock.ts";
 import { publishedStatuses } from "../statuses.ts";
 
 export const TOKEN = "bk-test-token-0123456789";
@@ -153,5 +153,5 @@ export async function startHarness(
   };
 }
 
-export { fastClock, recordingClock } from "../fast-clock.ts";
+export { fastClock, recordingClock } from "../../helpers/clock.ts";
 export { until };

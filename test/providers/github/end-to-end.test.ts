@@ -4,6 +4,7 @@
  * read from /events as the appview reads them.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
+import { fastClock } from "../../helpers/clock.ts";
 import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
 import { deliverGithub } from "../../helpers/sign-github.ts";
@@ -11,7 +12,6 @@ import { startTestTack } from "../../helpers/tack.ts";
 import { followedRepo, pushTrigger } from "../../helpers/tangled-network.ts";
 import { OWNER } from "../../helpers/wire.ts";
 import { connect } from "../../helpers/ws.ts";
-import { fastClock } from "../fast-clock.ts";
 import { githubConfig, runPayload, startFakeGithub, until } from "./harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).

@@ -19,6 +19,7 @@ import { ProviderRegistry } from "../../../src/providers/registry.ts";
 import { SpawnAttempts } from "../../../src/providers/spawn-attempts.ts";
 import inProgressJob from "../../fixtures/github/workflow_job.in_progress.json";
 import completedRun from "../../fixtures/github/workflow_run.completed.json";
+import { fastClock } from "../../helpers/clock.ts";
 import {
   FakeGithub,
   GITHUB_TOKEN,
@@ -29,7 +30,6 @@ import { memoryTack } from "../../helpers/memory.ts";
 import { WEBHOOK_SECRET } from "../../helpers/sign-github.ts";
 import { captureLogger, startTestTack, type TestTack } from "../../helpers/tack.ts";
 import { until } from "../../helpers/wait.ts";
-import { fastClock } from "../fast-clock.ts";
 import { publishedStatuses } from "../statuses.ts";
 
 const cleanup: (() => unknown)[] = [];
