@@ -1,8 +1,8 @@
 /**
- * `bun scripts/crash-test.ts [kills] [triggers per round] [webhooks per round] [binary]`:
- * the full-size crash-safety run. Kills tack with SIGKILL at random moments while pipeline
- * triggers (each with a Buildkite, a GitHub and a fake workflow) and signed Buildkite and GitHub
- * webhooks arrive, every other round the moment a CI stand-in created a build or run; restarts
+ * `bun scripts/crash-test.ts [kills] [pushes per round] [webhooks per round] [binary]`:
+ * the full-size crash-safety run. Kills tack with SIGKILL at random moments while pushes (each
+ * with a Buildkite, a GitHub and a fake workflow; announced by the knot as a refUpdate, a legacy
+ * pipeline record, or both) and signed Buildkite and GitHub webhooks arrive, every other round the moment a CI stand-in created a build or run; restarts
  * it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
  * anything was.
  */
@@ -29,13 +29,13 @@ const problems =
   report.unfinishedWorkflows.length;
 console.log(`| kills (SIGKILL) | ${report.kills} |
 | of which inside a create window | ${report.createWindowKills} |
-| triggers pushed / workflows | ${report.triggers} / ${report.workflows} |
+| pushes (refUpdate / both / legacy only) / workflows | ${report.triggers} / ${report.workflows} |
 | Buildkite builds created | ${report.builds} |
 | GitHub runs dispatched | ${report.runs} |
 | webhooks sent / answered 200 | ${report.webhooksSent} / ${report.webhooksAcknowledged} |
 | status events on /events | ${report.events} |
-| triggers lost | ${report.lostTriggers.length} |
-| workflows dispatched twice | ${report.repeatedDispatches.length} |
+| workflows lost | ${report.lostTriggers.length} |
+| pushes or workflows run twice | ${report.repeatedDispatches.length} |
 | Buildkite builds created twice | ${report.repeatedBuilds.length} |
 | GitHub runs dispatched twice | ${report.repeatedRuns.length} |
 | acknowledged webhooks not reflected | ${report.lostWebhooks.length} |

@@ -1,11 +1,13 @@
 /**
- * Crash safety, measured: drives pipeline triggers (through a local Jetstream and knot), each
- * with a Buildkite, a GitHub and a fake workflow, and signed Buildkite and GitHub webhooks
- * (against local Buildkite and GitHub APIs) at tack's real process, kills it with SIGKILL at
- * random moments, restarts it, and finally checks what survived:
+ * Crash safety, measured: drives pushes (through a local Jetstream and knot), each with a
+ * Buildkite, a GitHub and a fake workflow, and signed Buildkite and GitHub webhooks (against
+ * local Buildkite and GitHub APIs) at tack's real process, kills it with SIGKILL at random
+ * moments, restarts it, and finally checks what survived. The knot announces pushes the ways
+ * knots do, in turn: an `sh.tangled.git.refUpdate` (tack reads the workflows over the knot's
+ * XRPC), a legacy `sh.tangled.pipeline` record, or both for the same push.
  *
- * - every trigger the knot published was dispatched exactly once (one `pending` per workflow,
- *   one Buildkite build and one GitHub run per workflow);
+ * - every push ran exactly once: one pipeline per push whoever announced it, one `pending` per
+ *   workflow, one Buildkite build and one GitHub run per workflow;
  * - every webhook tack answered 200 is reflected in the event log;
  * - no status rkey repeats, and `created` strictly increases along /events.
  *
@@ -25,10 +27,11 @@ import { buildkiteHeaders } from "./sign-buildkite.ts";
 import { signGithub } from "./sign-github.ts";
 import { tempDir } from "./tack.ts";
 import { until } from "./wait.ts";
-import { freshSha, newTid, OWNER, pipelineRecord, repoRecord } from "./wire.ts";
+import { freshSha, newTid, OWNER, pipelineRecord, refUpdateRecord, repoRecord } from "./wire.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const HOSTNAME = "crash.test";
+const REPO_DID = "did:plc:crashrepo000000000000000";
 const BK_TOKEN = "bk-crash-token-0123456789";
 const BK_SECRET = "whsec-crash-0123456789abcdef";
 const GH_SECRET = "whsec-github-crash-0123456789";
@@ -115,12 +118,13 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       : ["bun", join(ROOT, "src/main.ts")];
   const start = () => startTack([...command, "-addr", "127.0.0.1:0"], dir, env);
 
-  const pushed: string[] = [];
+  const pushed: Push[] = [];
   const acknowledged: Acknowledged[] = [];
   let webhooksSent = 0;
   let createWindowKills = 0;
   const push = () => {
-    for (let i = 0; i < options.triggersPerRound; i++) pushed.push(pushTrigger(knot));
+    for (let i = 0; i < options.triggersPerRound; i++)
+      pushed.push(pushTrigger(knot, pushed.length));
   };
   const deliver = async (tack: Running, finish: boolean, count: number) => {
     const sends = [
@@ -144,7 +148,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       "sh.tangled.repo",
       "create",
       newTid(),
-      repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME }),
+      repoRecord({ name: "app", knot: knot.host, spindle: HOSTNAME, repoDid: REPO_DID }),
     );
     await until(() => knot.openConnections > 0, "knot followed", 20_000);
     // A knot is followed live until tack has stored a cursor for it; let the first trigger
@@ -184,14 +188,10 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       120_000,
     );
     await deliver(tack, true, 0);
-    const frames = await readEvents(
-      tack.port,
-      (statuses) => allFinished(statuses, pushed),
-      120_000,
-    );
+    const frames = await readEvents(tack.port, (seen) => allFinished(seen, pushed), 120_000);
     await tack.kill("SIGTERM");
 
-    const statuses = frames.map((frame) => frame.event);
+    const statuses = frames.flatMap((frame) => (frame.nsid === STATUS ? [frame.event] : []));
     const report: CrashReport = {
       kills: options.kills,
       createWindowKills,
@@ -213,7 +213,10 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       ).length,
       unfinishedWorkflows: [],
     };
-    for (const rkey of pushed) {
+    for (const push of pushed) {
+      const runs = pipelinesOf(frames, push);
+      if (runs.length > 1) report.repeatedDispatches.push(`${push.sha} ran as ${runs.join(", ")}`);
+      const rkey = runs[0] ?? push.legacyRkey ?? push.sha;
       for (const { name } of WORKFLOWS) {
         const mine = statuses.filter((s) => s.pipeline.endsWith(`/${rkey}`) && s.workflow === name);
         const pending = mine.filter((s) => s.status === "pending").length;
@@ -246,23 +249,64 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   }
 }
 
+/** A push: its commit, and the rkey of the legacy pipeline record when the knot sent one. */
+interface Push {
+  sha: string;
+  legacyRkey?: string;
+}
+
 /**
- * Publishes one pipeline trigger on the knot (a legacy `sh.tangled.pipeline` record) and returns
- * its rkey. The one place triggers are made, so switching to `sh.tangled.git.refUpdate` is
- * a change here only.
+ * Pushes a new commit whose .tangled/workflows holds WORKFLOWS and announces it on the knot:
+ * the `n`th push as a refUpdate, a refUpdate and a legacy pipeline record, or the legacy
+ * record alone, in turn. The one place pushes are made.
  */
-function pushTrigger(knot: FakeKnot): string {
-  return knot.push(
+function pushTrigger(knot: FakeKnot, n: number): Push {
+  const sha = freshSha();
+  knot.commit(
+    REPO_DID,
+    sha,
+    WORKFLOWS.map((workflow) => ({ name: workflow.name, content: workflow.raw })),
+  );
+  const how = n % 3;
+  if (how !== 2)
+    knot.push("sh.tangled.git.refUpdate", refUpdateRecord({ repo: REPO_DID, newSha: sha }));
+  if (how === 0) return { sha };
+  const legacyRkey = knot.push(
     "sh.tangled.pipeline",
-    // Each push its own commit: pushes run once per (repo, ref, commit).
     pipelineRecord({
       knot: knot.host,
       did: OWNER,
       repo: "app",
+      repoDid: REPO_DID,
       workflows: WORKFLOWS,
-      sha: freshSha(),
+      sha,
     }),
   );
+  return { sha, legacyRkey };
+}
+
+/**
+ * The pipelines that ran a push: those tack made for its commit (published on /events) and the
+ * knot's legacy one if anything ran under it. Exactly one is right.
+ */
+function pipelinesOf(frames: Frame[], push: Push): string[] {
+  const made = frames
+    .filter((f) => f.nsid === PIPELINE && pushedSha(f.event) === push.sha)
+    .map((f) => f.rkey);
+  const legacy = push.legacyRkey;
+  const legacyRan =
+    legacy !== undefined &&
+    frames.some((f) => f.nsid === STATUS && String(f.event.pipeline).endsWith(`/${legacy}`));
+  return legacyRan && legacy ? [...made, legacy] : made;
+}
+
+function pushedSha(record: Frame["event"]): string | undefined {
+  const trigger = record.triggerMetadata;
+  if (typeof trigger !== "object" || trigger === null || !("push" in trigger)) return undefined;
+  const push = trigger.push;
+  return typeof push === "object" && push !== null && "newSha" in push
+    ? String(push.newSha)
+    : undefined;
 }
 
 /**
@@ -389,27 +433,39 @@ function rkeyOfRun(run: { inputs: Record<string, string> }): string {
 }
 
 const TERMINAL = new Set(["success", "failed", "timeout", "cancelled"]);
+const STATUS = "sh.tangled.pipeline.status";
+const PIPELINE = "sh.tangled.pipeline";
 
 interface Frame {
   created: bigint;
   rkey: string;
-  event: { pipeline: string; workflow: string; status: string };
+  nsid: string;
+  event: { pipeline: string; workflow: string; status: string; triggerMetadata?: unknown };
 }
 
-function allFinished(statuses: Frame["event"][], rkeys: string[]): boolean {
-  return rkeys.every((rkey) =>
-    WORKFLOWS.every(({ name }) =>
-      statuses.some(
-        (s) => s.pipeline.endsWith(`/${rkey}`) && s.workflow === name && TERMINAL.has(s.status),
-      ),
-    ),
-  );
+/** Every push has a pipeline and every workflow of it has ended. */
+function allFinished(frames: Frame[], pushes: Push[]): boolean {
+  return pushes.every((push) => {
+    const rkey = pipelinesOf(frames, push)[0];
+    return (
+      rkey !== undefined &&
+      WORKFLOWS.every(({ name }) =>
+        frames.some(
+          (f) =>
+            f.nsid === STATUS &&
+            f.event.pipeline.endsWith(`/${rkey}`) &&
+            f.event.workflow === name &&
+            TERMINAL.has(f.event.status),
+        ),
+      )
+    );
+  });
 }
 
-/** Reads /events from the start until `done` holds for the statuses seen. */
+/** Reads /events from the start until `done` holds for the frames seen. */
 async function readEvents(
   port: number,
-  done: (statuses: Frame["event"][]) => boolean,
+  done: (frames: Frame[]) => boolean,
   timeoutMs: number,
 ): Promise<Frame[]> {
   const frames: Frame[] = [];
@@ -419,11 +475,7 @@ async function readEvents(
     const parsed = JSON.parse(text) as Omit<Frame, "created">;
     frames.push({ ...parsed, created: BigInt(/"created":(\d+)/.exec(text)?.[1] ?? "0") });
   };
-  await until(
-    () => done(frames.map((f) => f.event)),
-    "every workflow finished on /events",
-    timeoutMs,
-  );
+  await until(() => done(frames), "every workflow finished on /events", timeoutMs);
   socket.close();
   return frames;
 }
