@@ -62,6 +62,7 @@ export async function runCheck(
 
   rows.push(inspectDatabase(config.dbPath));
   rows.push(await checkJetstream(config.jetstreamUrl));
+  rows.push(await checkPlc(config.plcUrl, config.ownerDid, options.fetch));
 
   // Providers are built over a throw-away in-memory database: checking tokens needs their
   // clients, not the service's state.
@@ -98,6 +99,48 @@ export async function runCheck(
   }
   printTable(rows, out);
   return rows.every((row) => row.ok) ? 0 : 1;
+}
+
+/**
+ * The PLC directory answers: it resolves the owner's DID when that is a did:plc (which also
+ * proves the DID exists), else it answers its health check. tack resolves callers' keys and
+ * pull request authors' PDSes through it.
+ */
+async function checkPlc(
+  plcUrl: string,
+  ownerDid: string,
+  fetchFn: typeof fetch = fetch,
+): Promise<ProviderCheck> {
+  const name = "plc directory";
+  const host = new URL(plcUrl).host;
+  const asksOwner = ownerDid.startsWith("did:plc:");
+  const url = asksOwner ? `${plcUrl}/${ownerDid}` : `${plcUrl}/_health`;
+  let response: Response;
+  try {
+    response = await fetchFn(url, {
+      redirect: "error",
+      signal: AbortSignal.timeout(PROVIDER_CHECK_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { name, ok: false, detail: `cannot reach ${host} (TACK_PLC_URL): ${reason}` };
+  }
+  if (asksOwner && response.status === 404) {
+    return {
+      name,
+      ok: false,
+      detail: `${host} answers, but knows no ${ownerDid} (TACK_OWNER_DID)`,
+    };
+  }
+  if (!response.ok) {
+    return { name, ok: false, detail: `${host} answered ${response.status} (TACK_PLC_URL)` };
+  }
+  return {
+    name,
+    ok: true,
+    detail: asksOwner ? `${host} resolves the owner ${ownerDid}` : `${host} answers`,
+  };
 }
 
 /** Reads the database's schema version without creating, locking or migrating anything. */

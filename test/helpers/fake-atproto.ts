@@ -114,6 +114,7 @@ export class FakeAtproto {
       if (!value) return Response.json({ error: "RecordNotFound" }, { status: 400 });
       return Response.json({ uri: `at://${key}`, value });
     }
+    if (url.pathname === "/_health") return Response.json({ version: "stand-in" });
     const document = this.documents.get(decodeURIComponent(url.pathname.slice(1)));
     if (document) return Response.json(document);
     return Response.json({ message: "DID not registered" }, { status: 404 });

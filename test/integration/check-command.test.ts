@@ -2,6 +2,7 @@
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { runCheck } from "../../src/commands/check.ts";
+import { FakeAtproto } from "../helpers/fake-atproto.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { tempDir } from "../helpers/tack.ts";
@@ -9,13 +10,19 @@ import { tempDir } from "../helpers/tack.ts";
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
-// `tack check` connects to Jetstream: a local stand-in, never the public one.
+// `tack check` connects to Jetstream and the PLC directory: local stand-ins, never the public ones.
 const jetstream = FakeJetstream.start();
-afterAll(() => jetstream.stop());
+const plc = FakeAtproto.start();
+plc.addIdentity("did:plc:owner");
+afterAll(() => {
+  jetstream.stop();
+  plc.stop();
+});
 
 function env(apiUrl: string, token: string) {
   return {
     TACK_JETSTREAM_URL: jetstream.url,
+    TACK_PLC_URL: plc.url,
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:owner",
     TACK_DB_PATH: join(tempDir(), "tack.db"),
@@ -69,4 +76,37 @@ test("an unreachable API: a FAIL row, exit 1", async () => {
   expect(output).toMatch(/buildkite token\s+FAIL\s+Buildkite API could not be reached/);
   expect(code).toBe(1);
   expect(output).not.toContain("bkua_unreachable_token");
+});
+
+test("the PLC directory: it must answer and know the owner's DID", async () => {
+  const fake = FakeBuildkite.start();
+  try {
+    const good = await check(env(fake.url, fake.token));
+    expect(good.output).toMatch(
+      /plc directory\s+ok\s+127\.0\.0\.1:\d+ resolves the owner did:plc:owner/,
+    );
+    const unknownOwner = await check({
+      ...env(fake.url, fake.token),
+      TACK_OWNER_DID: "did:plc:nobody",
+    });
+    expect(unknownOwner.output).toMatch(
+      /plc directory\s+FAIL\s+.*knows no did:plc:nobody \(TACK_OWNER_DID\)/,
+    );
+    expect(unknownOwner.code).toBe(1);
+    const webOwner = await check({
+      ...env(fake.url, fake.token),
+      TACK_OWNER_DID: "did:web:example.com",
+    });
+    expect(webOwner.output).toMatch(/plc directory\s+ok\s+127\.0\.0\.1:\d+ answers/);
+    const unreachable = await check({
+      ...env(fake.url, fake.token),
+      TACK_PLC_URL: "http://127.0.0.1:9",
+    });
+    expect(unreachable.output).toMatch(
+      /plc directory\s+FAIL\s+cannot reach 127\.0\.0\.1:9 \(TACK_PLC_URL\)/,
+    );
+    expect(unreachable.code).toBe(1);
+  } finally {
+    fake.stop();
+  }
 });

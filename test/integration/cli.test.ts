@@ -1,6 +1,7 @@
 /** The real entry point as a process: exit codes and the one-line configuration errors. */
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { FakeAtproto } from "../helpers/fake-atproto.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { tempDir } from "../helpers/tack.ts";
 
@@ -10,7 +11,12 @@ setDefaultTimeout(30_000);
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 // `tack check` connects to Jetstream: a local stand-in, never the public one.
 const jetstream = FakeJetstream.start();
-afterAll(() => jetstream.stop());
+const plc = FakeAtproto.start();
+plc.addIdentity("did:plc:abc");
+afterAll(() => {
+  jetstream.stop();
+  plc.stop();
+});
 
 // Asynchronous: the Jetstream stand-in lives in this process and must answer meanwhile.
 async function run(args: string[], env: Record<string, string>) {
@@ -66,6 +72,7 @@ test("tack check: a working configuration prints a table of OK rows and exits 0"
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:abc",
     TACK_JETSTREAM_URL: jetstream.url,
+    TACK_PLC_URL: plc.url,
   });
   expect(code).toBe(0);
   const lines = stdout.trim().split("\n");
