@@ -6,7 +6,7 @@
  * strictly increasing) and TID record keys that never repeat. Pipelines take their `created`
  * and their ids from here too, so one timeline orders everything tack publishes.
  */
-import { and, asc, desc, gt, isNotNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, desc, isNotNull, lt, notInArray, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { events, workflows } from "../db/schema.ts";
@@ -58,13 +58,11 @@ export class EventStore {
         event: sql.placeholder("event"),
       })
       .prepare();
-    this.pageAfter = db
-      .select()
-      .from(events)
-      .where(gt(events.created, sql.placeholder("cursor")))
-      .orderBy(asc(events.created))
-      .limit(sql.placeholder("limit"))
-      .prepare();
+    // Replay reads pages back to back (src/http/events.ts): bun:sqlite's own prepared statement
+    // skips drizzle's per-row mapping, which cost more than the read itself.
+    this.pageAfter = db.$client.query<EventRow, [bigint, number]>(
+      "SELECT created, rkey, nsid, event FROM events WHERE created > ? ORDER BY created LIMIT ?",
+    );
   }
 
   /**
@@ -113,6 +111,6 @@ export class EventStore {
 
   /** Up to `limit` rows with created > cursor, oldest first. */
   after(cursor: bigint, limit: number): EventRow[] {
-    return this.pageAfter.all({ cursor, limit });
+    return this.pageAfter.all(cursor, limit);
   }
 }

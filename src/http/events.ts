@@ -63,27 +63,42 @@ export function eventsRoutes(deps: {
   const subscribers = new Map<string, Subscriber>();
   let timer: ReturnType<typeof setInterval> | undefined;
 
-  const pump = (sub: Subscriber) => {
+  /**
+   * Sends up to PAGES_PER_TURN pages; true when more remain for another turn. Corked: a page
+   * leaves in a few large writes instead of one syscall per frame (the sends of a backfill
+   * happen outside any WebSocket handler, where Bun would not cork them itself).
+   */
+  const sendPages = (sub: Subscriber): boolean => {
     for (let page = 0; page < PAGES_PER_TURN; page++) {
-      if (sub.closed || sub.live) return;
+      if (sub.closed || sub.live) return false;
       const rows = deps.store.after(sub.cursor, PAGE_SIZE);
       for (const row of rows) {
-        if (sub.ws.send(encodeFrame(row)) === 0) return; // dropped: the socket is closing
+        if (sub.ws.send(encodeFrame(row)) === 0) return false; // dropped: the socket is closing
         sub.cursor = row.created;
-        sub.lastSentAt = Date.now();
         if (sub.ws.getBufferedAmount() > BACKFILL_HIGH_WATER) {
-          sub.blockedSince = Date.now();
-          return; // `drain` resumes from the cursor
+          sub.lastSentAt = Date.now();
+          sub.blockedSince = sub.lastSentAt;
+          return false; // `drain` resumes from the cursor
         }
       }
+      if (rows.length > 0) sub.lastSentAt = Date.now();
       if (rows.length < PAGE_SIZE) {
         // Caught up. Same synchronous step as the read above: see the contract.
         sub.ws.subscribe(TOPIC_EVENTS);
         sub.live = true;
-        return;
+        return false;
       }
     }
-    setImmediate(() => pump(sub));
+    return true;
+  };
+
+  const pump = (sub: Subscriber) => {
+    if (sub.closed || sub.live) return;
+    let more = false;
+    sub.ws.cork(() => {
+      more = sendPages(sub);
+    });
+    if (more) setImmediate(() => pump(sub));
   };
 
   const tick = () => {
