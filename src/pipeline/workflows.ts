@@ -73,7 +73,10 @@ export class Workflows {
   // Built once: every webhook and transition looks a workflow up, and drizzle's query
   // building costs more than the indexed read itself.
   private readonly byId;
+  private readonly progressOf;
   private readonly byPipelines;
+  private readonly insert;
+  private readonly update;
 
   constructor(
     private readonly db: Db,
@@ -84,6 +87,57 @@ export class Workflows {
     this.byId = db
       .select()
       .from(workflows)
+      .where(
+        and(
+          eq(workflows.knot, sql.placeholder("knot")),
+          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+          eq(workflows.name, sql.placeholder("name")),
+        ),
+      )
+      .prepare();
+    // What a transition needs to decide, without decoding options and context.
+    this.progressOf = db
+      .select({ status: workflows.status, lastStatusSec: workflows.lastStatusSec })
+      .from(workflows)
+      .where(
+        and(
+          eq(workflows.knot, sql.placeholder("knot")),
+          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+          eq(workflows.name, sql.placeholder("name")),
+        ),
+      )
+      .prepare();
+    this.insert = db
+      .insert(workflows)
+      .values({
+        knot: sql.placeholder("knot"),
+        pipelineRkey: sql.placeholder("pipelineRkey"),
+        name: sql.placeholder("name"),
+        provider: sql.placeholder("provider"),
+        options: sql.placeholder("options"),
+        context: sql.placeholder("context"),
+        status: sql.placeholder("status"),
+        error: sql.placeholder("error"),
+        lastStatusSec: sql.placeholder("lastStatusSec"),
+        lastEventCreated: sql.placeholder("lastEventCreated"),
+        startedAt: sql.placeholder("startedAt"),
+        finishedAt: sql.placeholder("finishedAt"),
+        createdAt: sql.placeholder("now"),
+        updatedAt: sql.placeholder("now"),
+      })
+      .prepare();
+    // Forward only, so `running` and the terminal status each set their time at most once.
+    this.update = db
+      .update(workflows)
+      .set({
+        status: sql`${sql.placeholder("status")}`,
+        error: sql`${sql.placeholder("error")}`,
+        lastStatusSec: sql`${sql.placeholder("lastStatusSec")}`,
+        lastEventCreated: sql`${sql.placeholder("lastEventCreated")}`,
+        updatedAt: sql`${sql.placeholder("now")}`,
+        startedAt: sql`coalesce(${sql.placeholder("startedAt")}, ${workflows.startedAt})`,
+        finishedAt: sql`coalesce(${sql.placeholder("finishedAt")}, ${workflows.finishedAt})`,
+      })
       .where(
         and(
           eq(workflows.knot, sql.placeholder("knot")),
@@ -211,8 +265,9 @@ export class Workflows {
     init?: { provider: string; options: JsonValue; context: JsonValue },
     also?: (tx: Tx) => void,
   ): Promise<boolean> {
-    const before = this.get(id);
-    if (init ? before : !before || !movesForward(before.status, status)) {
+    const key = { knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name };
+    const before = this.progressOf.get(key);
+    if (init ? before : !before || !movesForward(parseStatus(before.status), status)) {
       if (also) await this.writer.write((tx) => also(tx));
       return false;
     }
@@ -221,9 +276,10 @@ export class Workflows {
       await this.clock.sleep((lastSecond + 1) * 1000 - this.clock.now());
     }
     const second = Math.floor(this.clock.now() / 1000);
+    const createdAt = formatCreatedAt(second);
     const record: { [key: string]: JsonValue } = {
       $type: NSID_PIPELINE_STATUS,
-      createdAt: formatCreatedAt(second),
+      createdAt,
       pipeline: pipelineUri(id.knot, id.pipelineRkey),
       status,
       workflow: id.name,
@@ -234,36 +290,31 @@ export class Workflows {
 
     return this.writer.write((tx, onCommit) => {
       // One connection: this read sees the transaction's own writes.
-      const current = this.row(id);
+      const current = this.progressOf.get(key);
       if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
         also?.(tx);
         return false;
       }
       const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
-      const createdAt = record.createdAt as string;
       const changes = {
+        ...key,
         status,
         error: detail.error ?? null,
         lastStatusSec: second,
         lastEventCreated: event.created,
-        updatedAt: now,
-        // Forward only, so `running` and the terminal status each happen at most once.
-        ...(status === "running" ? { startedAt: createdAt } : {}),
-        ...(isTerminal(status) ? { finishedAt: createdAt } : {}),
+        now,
+        startedAt: status === "running" ? createdAt : null,
+        finishedAt: isTerminal(status) ? createdAt : null,
       };
       if (init) {
-        tx.insert(workflows)
-          .values({
-            ...id,
-            ...changes,
-            provider: init.provider,
-            options: JSON.stringify(init.options),
-            context: JSON.stringify(init.context),
-            createdAt: now,
-          })
-          .run();
+        this.insert.run({
+          ...changes,
+          provider: init.provider,
+          options: JSON.stringify(init.options),
+          context: JSON.stringify(init.context),
+        });
       } else {
-        tx.update(workflows).set(changes).where(matches(id)).run();
+        this.update.run(changes);
       }
       also?.(tx);
       return true;

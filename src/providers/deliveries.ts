@@ -7,40 +7,43 @@
  * the same transaction as the delivery's effect (the status change and its build row): a crash
  * then loses neither or both, and the CI's retry applies it once.
  */
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { webhookDeliveries } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 
 export class WebhookDeliveries {
-  constructor(private readonly db: Db) {}
+  // Every webhook asks `seen` and most record a key: prepared once.
+  private readonly lookup;
+  private readonly insert;
 
-  /** Whether the delivery was already applied. */
-  seen(provider: string, deliveryId: string): boolean {
-    return (
-      this.db
-        .select({ id: webhookDeliveries.deliveryId })
-        .from(webhookDeliveries)
-        .where(
-          and(
-            eq(webhookDeliveries.provider, provider),
-            eq(webhookDeliveries.deliveryId, deliveryId),
-          ),
-        )
-        .get() !== undefined
+  constructor(db: Db) {
+    this.lookup = db
+      .select({ id: webhookDeliveries.deliveryId })
+      .from(webhookDeliveries)
+      .where(
+        and(
+          eq(webhookDeliveries.provider, sql.placeholder("provider")),
+          eq(webhookDeliveries.deliveryId, sql.placeholder("deliveryId")),
+        ),
+      )
+      .prepare();
+    // bun:sqlite's own statement: it tells how many rows the insert changed.
+    this.insert = db.$client.query<never, [string, string, number]>(
+      "INSERT INTO webhook_deliveries (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
     );
   }
 
+  /** Whether the delivery was already applied. */
+  seen(provider: string, deliveryId: string): boolean {
+    return this.lookup.get({ provider, deliveryId }) !== undefined;
+  }
+
   /** Records the delivery inside the caller's transaction; false when it was recorded before. */
-  firstSeen(tx: Tx, provider: string, deliveryId: string, now: number): boolean {
-    const inserted = tx
-      .insert(webhookDeliveries)
-      .values({ provider, deliveryId, receivedAt: now })
-      .onConflictDoNothing()
-      .returning({ id: webhookDeliveries.deliveryId })
-      .all();
-    return inserted.length === 1;
+  firstSeen(_tx: Tx, provider: string, deliveryId: string, now: number): boolean {
+    // The prepared statement runs on the one connection, so it joins the caller's transaction.
+    return this.insert.run(provider, deliveryId, now).changes === 1;
   }
 
   /** Forgets up to `limit` deliveries older than `cutoffMs` (replays that old are refused anyway). */

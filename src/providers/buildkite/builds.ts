@@ -6,7 +6,7 @@
  * Writes happen inside the caller's writer transaction, so a build's row changes in the same
  * commit as whatever else the caller records (a webhook's delivery key).
  */
-import { and, desc, eq, inArray, isNull, lt, notInArray, or } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { pruneBatch } from "../../db/prune-batch.ts";
 import type { Tx } from "../../db/writer.ts";
@@ -32,30 +32,69 @@ export interface BuildSighting {
 const FINISHED_STATES = ["passed", "failed", "canceled", "skipped", "not_run"];
 
 export class BuildkiteBuilds {
-  constructor(private readonly db: Db) {}
+  // Every webhook and poll looks a build up and records a sighting: prepared once.
+  private readonly byUuidQuery;
+  private readonly forWorkflowQuery;
+  private readonly insert;
+  private readonly update;
 
-  byUuid(buildUuid: string): BuildRef | undefined {
-    return this.db
+  constructor(private readonly db: Db) {
+    this.byUuidQuery = db
       .select()
       .from(buildkiteBuilds)
-      .where(eq(buildkiteBuilds.buildUuid, buildUuid))
-      .get();
-  }
-
-  /** The workflow's builds, newest first (normally exactly one). */
-  forWorkflow(id: WorkflowId): BuildRef[] {
-    return this.db
+      .where(eq(buildkiteBuilds.buildUuid, sql.placeholder("buildUuid")))
+      .prepare();
+    this.forWorkflowQuery = db
       .select()
       .from(buildkiteBuilds)
       .where(
         and(
-          eq(buildkiteBuilds.knot, id.knot),
-          eq(buildkiteBuilds.pipelineRkey, id.pipelineRkey),
-          eq(buildkiteBuilds.workflow, id.name),
+          eq(buildkiteBuilds.knot, sql.placeholder("knot")),
+          eq(buildkiteBuilds.pipelineRkey, sql.placeholder("pipelineRkey")),
+          eq(buildkiteBuilds.workflow, sql.placeholder("name")),
         ),
       )
       .orderBy(desc(buildkiteBuilds.createdAt))
-      .all();
+      .prepare();
+    this.insert = db
+      .insert(buildkiteBuilds)
+      .values({
+        buildUuid: sql.placeholder("buildUuid"),
+        knot: sql.placeholder("knot"),
+        pipelineRkey: sql.placeholder("pipelineRkey"),
+        workflow: sql.placeholder("workflow"),
+        org: sql.placeholder("org"),
+        pipeline: sql.placeholder("pipeline"),
+        number: sql.placeholder("number"),
+        webUrl: sql.placeholder("webUrl"),
+        state: sql.placeholder("state"),
+        lastSeenAt: sql.placeholder("now"),
+        createdAt: sql.placeholder("now"),
+      })
+      .prepare();
+    this.update = db
+      .update(buildkiteBuilds)
+      .set({
+        number: sql`${sql.placeholder("number")}`,
+        webUrl: sql`${sql.placeholder("webUrl")}`,
+        state: sql`${sql.placeholder("state")}`,
+        lastSeenAt: sql`${sql.placeholder("lastSeenAt")}`,
+      })
+      .where(eq(buildkiteBuilds.buildUuid, sql.placeholder("buildUuid")))
+      .prepare();
+  }
+
+  byUuid(buildUuid: string): BuildRef | undefined {
+    return this.byUuidQuery.get({ buildUuid });
+  }
+
+  /** The workflow's builds, newest first (normally exactly one). */
+  forWorkflow(id: WorkflowId): BuildRef[] {
+    return this.forWorkflowQuery.all({
+      knot: id.knot,
+      pipelineRkey: id.pipelineRkey,
+      name: id.name,
+    });
   }
 
   /** Retention: drops up to `limit` finished builds last seen before `cutoffMs`. */
@@ -83,28 +122,21 @@ export class BuildkiteBuilds {
    * pipeline) is kept; its state only moves forward, so a late webhook cannot make a finished
    * build look unfinished (or the reverse); `last_seen_at` always advances.
    */
-  record(tx: Tx, seen: BuildSighting, now: number): void {
-    const current = tx
-      .select()
-      .from(buildkiteBuilds)
-      .where(eq(buildkiteBuilds.buildUuid, seen.buildUuid))
-      .get();
+  record(_tx: Tx, seen: BuildSighting, now: number): void {
+    // The prepared statements run on the one connection, inside the caller's transaction.
+    const current = this.byUuidQuery.get({ buildUuid: seen.buildUuid });
     if (!current) {
-      tx.insert(buildkiteBuilds)
-        .values({ ...seen, lastSeenAt: now, createdAt: now })
-        .run();
+      this.insert.run({ ...seen, now });
       return;
     }
     const state = stateRank(seen.state) >= stateRank(current.state) ? seen.state : current.state;
-    tx.update(buildkiteBuilds)
-      .set({
-        number: seen.number,
-        webUrl: seen.webUrl ?? current.webUrl,
-        state,
-        lastSeenAt: Math.max(now, current.lastSeenAt),
-      })
-      .where(eq(buildkiteBuilds.buildUuid, seen.buildUuid))
-      .run();
+    this.update.run({
+      buildUuid: seen.buildUuid,
+      number: seen.number,
+      webUrl: seen.webUrl ?? current.webUrl,
+      state,
+      lastSeenAt: Math.max(now, current.lastSeenAt),
+    });
   }
 
   /** Marks a build as looked at without news, so reconciliation moves on to quieter ones. */

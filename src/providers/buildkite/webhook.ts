@@ -28,7 +28,7 @@ import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import type { WebhookResult } from "../../metrics.ts";
 import { isTerminal } from "../../pipeline/status.ts";
-import type { WorkflowId } from "../../pipeline/workflows.ts";
+import type { StoredWorkflow, WorkflowId } from "../../pipeline/workflows.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse, WorkflowStore } from "../provider.ts";
 import type { BuildkiteBuilds } from "./builds.ts";
@@ -60,7 +60,7 @@ export interface WebhookDeps {
 }
 
 type Owner =
-  | { tracked: TrackedBuild; build: BuildkiteBuild; confirmed: boolean }
+  | { tracked: TrackedBuild; workflow: StoredWorkflow; build: BuildkiteBuild; confirmed: boolean }
   | { ignored: string };
 
 export async function handleWebhook(
@@ -92,7 +92,7 @@ export async function handleWebhook(
 
   const owner = await ownerOf(deps, body.build, log.child({ build_uuid: body.build.id, event }));
   if ("ignored" in owner) return reply(200, `ignored: ${owner.ignored}`, "ignored");
-  const { tracked } = owner;
+  const { tracked, workflow } = owner;
   const buildLog = log.child({
     knot: tracked.id.knot,
     pipeline_rkey: tracked.id.pipelineRkey,
@@ -101,10 +101,9 @@ export async function handleWebhook(
     event,
   });
   try {
-    const workflow = deps.workflows.get(tracked.id);
     // A finished workflow needs no confirmation: nothing can change it any more.
     const build =
-      owner.confirmed || !workflow || isTerminal(workflow.status)
+      owner.confirmed || isTerminal(workflow.status)
         ? owner.build
         : await confirmedTerminal(deps, tracked.location, owner.build, buildLog);
     let first = false;
@@ -128,6 +127,7 @@ async function ownerOf(deps: WebhookDeps, build: BuildkiteBuild, log: Logger): P
     if (!known || known.provider !== PROVIDER) return { ignored: "unknown workflow" };
     return {
       tracked: { id: idOf(ref), location: locationOf(ref, build.number) },
+      workflow: known,
       build,
       confirmed: false,
     };
@@ -156,7 +156,7 @@ async function ownerOf(deps: WebhookDeps, build: BuildkiteBuild, log: Logger): P
       timeoutMs: deps.confirmTimeoutMs,
     });
     if (read.id === build.id && sameWorkflow(workflowFromMetaData(read.meta_data), id)) {
-      return { tracked: { id, location }, build: read, confirmed: true };
+      return { tracked: { id, location }, workflow, build: read, confirmed: true };
     }
     logged.warn(
       "buildkite webhook: Buildkite does not confirm the build as the workflow's, ignored",
