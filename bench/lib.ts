@@ -8,6 +8,9 @@ export interface Row {
   baseline: number;
   /** true when a larger number is better (throughput), false for latency, time, memory. */
   higherIsBetter: boolean;
+  /** min–max of the runs behind a median, when there were several. */
+  tackRange?: { min: number; max: number };
+  baselineRange?: { min: number; max: number };
 }
 
 export interface ServerProcess {
@@ -83,18 +86,146 @@ export function format(n: number): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: 2, minimumFractionDigits: 2 });
 }
 
-/** tack relative to the baseline, as "how much of the baseline" (always: >100 % is better). */
+/**
+ * tack against its limit as the issue states goals: throughput tack/limit ("0.25×"), time and
+ * memory tack/limit too (lower is better there, so "0.5×" is half the limit's time).
+ */
 export function ratio(row: Row): string {
-  const value = row.higherIsBetter ? row.tack / row.baseline : row.baseline / row.tack;
-  return `${Math.round(value * 100)} %`;
+  const value = row.tack / row.baseline;
+  return `${value >= 10 ? value.toFixed(0) : value.toFixed(2)}×`;
 }
 
 export function printTable(rows: Row[]): void {
-  console.log("| benchmark | unit | tack | bare Bun | tack vs bare |");
+  console.log("| benchmark | unit | tack, median (min–max) | limit, median (min–max) | ratio |");
   console.log("|---|---|---:|---:|---:|");
   for (const row of rows) {
     console.log(
-      `| ${row.benchmark} | ${row.unit} | ${format(row.tack)} | ${format(row.baseline)} | ${ratio(row)} |`,
+      `| ${row.benchmark} | ${row.unit} | ${cell(row.tack, row.tackRange)} | ${cell(row.baseline, row.baselineRange)} | ${ratio(row)} |`,
     );
   }
+}
+
+function cell(value: number, range?: { min: number; max: number }): string {
+  return range ? `${format(value)} (${format(range.min)}–${format(range.max)})` : format(value);
+}
+
+export const ROOT = join(import.meta.dir, "..");
+export const TACK_BINARY = join(ROOT, "dist", "tack");
+
+/** Builds dist/tack from this tree (once per bench run, unless BENCH_NO_BUILD is set). */
+export async function buildTack(): Promise<void> {
+  if (process.env.BENCH_NO_BUILD) return;
+  const build = Bun.spawn(["bun", "scripts/build.ts"], { cwd: ROOT, stdout: "ignore" });
+  if ((await build.exited) !== 0) throw new Error("bench: bun run build failed");
+  process.env.BENCH_NO_BUILD = "1";
+}
+
+/** A port nothing listens on right now (the binary takes its address from the environment). */
+export function freePort(): number {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = probe.port ?? 0;
+  probe.stop(true);
+  return port;
+}
+
+export interface BinaryProcess {
+  port: number;
+  pid: number;
+  /** Milliseconds from spawn to the first 200 on GET /. */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the compiled tack as operators do: configured by environment, default (info) logging
+ * to stdout, here into a file as journald would take it. Resolves at its first 200 on GET /.
+ */
+export async function startTackBinary(
+  dbPath: string,
+  env: Record<string, string> = {},
+): Promise<BinaryProcess> {
+  const port = freePort();
+  const logFile = `${dbPath}.log`;
+  const started = performance.now();
+  const child = Bun.spawn([TACK_BINARY], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      TACK_HOSTNAME: "bench.test",
+      TACK_OWNER_DID: "did:plc:bench",
+      TACK_LISTEN_ADDR: `127.0.0.1:${port}`,
+      TACK_DB_PATH: dbPath,
+      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
+      TACK_PLC_URL: "http://127.0.0.1:9",
+      TACK_DEV: "true",
+      ...env,
+    },
+    stdout: Bun.file(logFile),
+    stderr: "inherit",
+  });
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`tack exited with ${child.exitCode}; see ${logFile}`);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      await response.arrayBuffer();
+      if (response.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(1);
+  }
+  return {
+    port,
+    pid: child.pid,
+    startMs: performance.now() - started,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.exited;
+    },
+  };
+}
+
+/** Median and range of repeated measurements, for "median (min–max)" cells. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Runs `wrk` and returns requests/s, p50/p99 (ms) and the script's `bench:` counters. */
+export async function runWrk(options: {
+  url: string;
+  script: string;
+  seconds: number;
+  connections: number;
+  env: Record<string, string>;
+}): Promise<{ perSecond: number; p50: number; p99: number; wrong: number; exhausted: number }> {
+  const wrk = Bun.spawn(
+    [
+      "wrk",
+      "-t1",
+      `-c${options.connections}`,
+      `-d${options.seconds}s`,
+      "--latency",
+      "-s",
+      options.script,
+      options.url,
+    ],
+    { env: { ...process.env, BENCH_THREADS: "1", ...options.env }, stdout: "pipe", stderr: "pipe" },
+  );
+  const out = await new Response(wrk.stdout).text();
+  if ((await wrk.exited) !== 0) throw new Error(`wrk failed: ${await new Response(wrk.stderr).text()}`);
+  const perSecond = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1]);
+  const counters = /bench: wrong=(\d+) exhausted=(\d+) p50=([0-9.]+) p99=([0-9.]+)/.exec(out);
+  if (!counters || !Number.isFinite(perSecond)) throw new Error(`wrk: cannot read ${out}`);
+  return {
+    perSecond,
+    wrong: Number(counters[1]),
+    exhausted: Number(counters[2]),
+    p50: Number(counters[3]),
+    p99: Number(counters[4]),
+  };
 }

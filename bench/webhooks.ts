@@ -1,280 +1,181 @@
 /**
- * `bun bench/webhooks.ts`: signed Buildkite webhooks end to end. Each delivery is verified
- * (HMAC-SHA256 signature mode), de-duplicated, applied (a pending → running status committed
- * with fsync and published on /events, then the build row and the delivery key committed)
- * and answered 200. Measured at the sender: webhooks/s and p50/p99 latency, for tack's real
- * service beside a bare Bun.serve that answers 200 to the same requests, in the same run.
+ * `bun bench/webhooks.ts [--quick]`: signed Buildkite webhooks under `wrk`, 64 connections.
  *
- * Two rows for tack: fresh deliveries (every one moves a different workflow forward) and the
- * exact same deliveries replayed (each answered "duplicate" from the de-duplication check).
+ * tack (the compiled binary, default logging) on a database with pending Buildkite workflows,
+ * each with its build recorded: every delivery is a different build's `build.running`, so each
+ * one is HMAC-verified, parsed, de-duplicated, and moves its workflow pending → running (status
+ * event, build row and delivery key committed together with fsync, then published). A second
+ * tack row replays deliveries already applied (verify, de-dup → "duplicate").
  *
- * Processes: this driver (sender, and the Buildkite API stand-in tack spawns builds on), and
- * one server process per measurement, started by re-running this file with `serve-tack` or
- * `serve-baseline`. Everything is on 127.0.0.1.
+ * Beside it, in the same run: the bare limit (Bun.serve reading the body and answering 200) and
+ * the naive durable limit (one SQLite insert with its own fsync per delivery, no group commit).
+ * Each row is the median of 3 alternating runs, with min–max.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../src/config.ts";
-import { silentLogger } from "../src/log.ts";
-import { dispatchWorkflow } from "../src/pipeline/dispatch.ts";
-import { startTack } from "../src/tack.ts";
-import { FakeBuildkite } from "../test/helpers/fake-buildkite.ts";
-import { buildkiteHeaders } from "../test/helpers/sign-buildkite.ts";
-import type { Row } from "./lib.ts";
+import { buildkiteSignature } from "../test/helpers/sign-buildkite.ts";
+import fixture from "../test/fixtures/buildkite/build.running.json" with { type: "json" };
+import {
+  buildTack,
+  type Row,
+  runWrk,
+  type Spread,
+  spread,
+  startServer,
+  startTackBinary,
+} from "./lib.ts";
+import { seedDatabase, seededBuild } from "./seed.ts";
 
-const WEBHOOKS = 4_000;
-const CONCURRENCY = 64;
-const WARMUP = 200;
-const TOKEN = "bench-buildkite-token";
 const SECRET = "bench-webhook-secret-0123456789";
-const KNOT = "knot.bench.example";
+const CONNECTIONS = 64;
+const SCRIPT = join(import.meta.dir, "wrk", "webhooks.lua");
+const BUILDKITE_ENV = {
+  TACK_BUILDKITE_TOKEN: "bench-buildkite-token",
+  TACK_BUILDKITE_ORG: "bench",
+  TACK_BUILDKITE_WEBHOOK_SECRET: SECRET,
+  TACK_BUILDKITE_WEBHOOK_MODE: "signature",
+  // Nothing listens there: a running build needs no API read.
+  TACK_BUILDKITE_API_URL: "http://127.0.0.1:9",
+};
 
-if (import.meta.main) {
-  const mode = process.argv[2];
-  if (mode === "serve-tack") await serveTack(process.argv[3] ?? "", Number(process.argv[4]));
-  else if (mode === "serve-baseline") await serveBaseline();
-  else printResults(await measureWebhooks());
-}
-
-/** Rows for the summary table (bench/run.ts). */
-export async function runWebhooks(): Promise<Row[]> {
-  const { baseline, fresh, replayed } = await measureWebhooks();
-  return [
-    {
-      benchmark: "signed webhook ingest (verify, de-dup, commit, publish)",
-      unit: "webhooks/s",
-      tack: fresh.perSecond,
-      baseline: baseline.perSecond,
-      higherIsBetter: true,
-    },
-    {
-      benchmark: "signed webhook ingest p99",
-      unit: "ms",
-      tack: fresh.p99,
-      baseline: baseline.p99,
-      higherIsBetter: false,
-    },
-    {
-      benchmark: "replayed webhook (verify, de-dup → duplicate)",
-      unit: "webhooks/s",
-      tack: replayed.perSecond,
-      baseline: baseline.perSecond,
-      higherIsBetter: true,
-    },
-  ];
-}
-
-interface Delivery {
-  body: string;
-  headers: Record<string, string>;
-}
-
-interface Result {
+interface Measured {
   perSecond: number;
   p50: number;
   p99: number;
-  failures: number;
 }
 
-async function measureWebhooks(): Promise<{ baseline: Result; fresh: Result; replayed: Result }> {
-  const fake = FakeBuildkite.start(TOKEN);
-  const total = WARMUP + WEBHOOKS;
-
-  const tack = await start(["serve-tack", fake.url, String(total)]);
-  const deliveries = [...fake.builds.values()].map((build) => {
-    fake.update(build, { state: "running" });
-    const body = JSON.stringify(fake.webhook("build.running", build));
-    const headers = buildkiteHeaders({
-      mode: "signature",
-      secret: SECRET,
-      event: "build.running",
-      body,
-      nowMs: Date.now(),
+/** One line per delivery for the wrk script: signature header, tab, body. */
+function requestFile(dir: string, count: number): string {
+  const timestamp = Math.floor(Date.now() / 1000);
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const build = seededBuild(i);
+    const body = JSON.stringify({
+      ...fixture,
+      build: {
+        ...fixture.build,
+        id: build.uuid,
+        number: build.number,
+        meta_data: {
+          "tack:knot": build.knot,
+          "tack:pipeline_rkey": build.pipelineRkey,
+          "tack:workflow": build.workflow,
+        },
+      },
     });
-    return { body, headers };
-  });
-  if (deliveries.length !== total)
-    throw new Error(`expected ${total} builds, have ${deliveries.length}`);
-  await fire(tack.url, deliveries.slice(0, WARMUP), "ok\n");
-  const fresh = await fire(tack.url, deliveries.slice(WARMUP), "ok\n");
-  const replayed = await fire(tack.url, deliveries.slice(WARMUP), "duplicate\n");
-  await tack.stop();
-
-  const bare = await start(["serve-baseline"]);
-  await fire(bare.url, deliveries.slice(0, WARMUP), "ok\n");
-  const baseline = await fire(bare.url, deliveries.slice(WARMUP), "ok\n");
-  await bare.stop();
-  fake.stop();
-  return { baseline, fresh, replayed };
-}
-
-function printResults({
-  baseline,
-  fresh,
-  replayed,
-}: {
-  baseline: Result;
-  fresh: Result;
-  replayed: Result;
-}): void {
-  console.log(
-    `Buildkite webhooks — Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, ${WEBHOOKS.toLocaleString("en-US")} deliveries, ${CONCURRENCY} in flight`,
-  );
-  console.log(
-    "| server | deliveries | webhooks/s | p50 ms | p99 ms | wrong answers | vs bare Bun.serve |",
-  );
-  console.log("|---|---|---:|---:|---:|---:|---:|");
-  const row = (name: string, what: string, r: Result, ratio: boolean) =>
-    console.log(
-      `| ${name} | ${what} | ${fmt(r.perSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.failures} | ${ratio ? `${fmt((r.perSecond / baseline.perSecond) * 100, 1)} %` : ""} |`,
-    );
-  row("bare Bun.serve (200, no work)", "same requests", baseline, false);
-  row("tack", "fresh: verify, de-dup, commit, publish", fresh, true);
-  row("tack", "replays: verify, de-dup → duplicate", replayed, true);
-}
-
-/**
- * Sends every delivery with CONCURRENCY in flight; latency is send → full response. An answer
- * other than 200 with `expected` as its body counts as a failure.
- */
-async function fire(url: string, deliveries: Delivery[], expected: string): Promise<Result> {
-  const latencies: number[] = [];
-  let failures = 0;
-  let next = 0;
-  const startedAt = performance.now();
-  const worker = async () => {
-    while (next < deliveries.length) {
-      const delivery = deliveries[next++];
-      if (!delivery) return;
-      const sentAt = performance.now();
-      const response = await fetch(`${url}/webhooks/buildkite`, {
-        method: "POST",
-        headers: delivery.headers,
-        body: delivery.body,
-      });
-      const text = await response.text();
-      latencies.push(performance.now() - sentAt);
-      if (response.status !== 200 || text !== expected) failures++;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - startedAt) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    perSecond: deliveries.length / seconds,
-    p50: latencies[Math.floor(latencies.length * 0.5)] ?? Number.NaN,
-    p99: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN,
-    failures,
-  };
-}
-
-/** Starts a server process of this file and waits for its `ready <port>` line. */
-async function start(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = Bun.spawn(
-    [
-      "bun",
-      ...(process.env.BENCH_PROFILE ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []),
-      import.meta.path,
-      ...args,
-    ],
-    {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    },
-  );
-  const reader = child.stdout.getReader();
-  let buffer = "";
-  while (!buffer.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${args[0]}: exited before it was ready`);
-    buffer += new TextDecoder().decode(value);
+    lines.push(`${buildkiteSignature(SECRET, body, timestamp)}\t${body}`);
   }
-  const port = Number(/^ready (\d+)/.exec(buffer)?.[1]);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      child.stdin.write("quit\n");
-      await child.stdin.end();
-      await child.exited;
-    },
-  };
+  const path = join(dir, "requests.txt");
+  writeFileSync(path, `${lines.join("\n")}\n`);
+  return path;
 }
 
-/** tack with the Buildkite provider, `count` workflows already spawned on the stand-in. */
-async function serveTack(apiUrl: string, count: number): Promise<void> {
+export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Row[]> {
+  await buildTack();
+  const seconds = options.quick ? 2 : 5;
+  // Enough fresh deliveries that no run can use them all (wrk counts any it had to repeat).
+  const deliveries = options.quick ? 40_000 : 100_000;
   const dir = mkdtempSync(join(tmpdir(), "tack-bench-webhooks-"));
-  const { config } = loadConfig({
-    TACK_HOSTNAME: "bench.example",
-    TACK_OWNER_DID: "did:plc:bench",
-    TACK_LISTEN_ADDR: "127.0.0.1:0",
-    TACK_DB_PATH: join(dir, "tack.db"),
-    TACK_JETSTREAM_URL: "ws://127.0.0.1:1/subscribe",
-    TACK_DEV: "true",
-    TACK_LOG_LEVEL: "error",
-    TACK_BUILDKITE_TOKEN: TOKEN,
-    TACK_BUILDKITE_ORG: "bench",
-    TACK_BUILDKITE_WEBHOOK_SECRET: SECRET,
-    TACK_BUILDKITE_WEBHOOK_MODE: "signature",
-    TACK_BUILDKITE_API_URL: apiUrl,
+  const seeded = seedDatabase(join(dir, "seed.db"), {
+    events: 0,
+    workflows: 0,
+    buildkitePending: deliveries,
   });
-  const tack = await startTack(config, silentLogger);
-  const deps = { workflows: tack.workflows, providers: tack.providers, log: silentLogger };
-  const sha = "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
-  const context = {
-    kind: "push",
-    repo: { did: "did:plc:bench", knot: KNOT, repo: "app", defaultBranch: "main" },
-    push: { ref: "refs/heads/main", newSha: sha, oldSha: "0".repeat(40) },
+  const requests = requestFile(dir, deliveries);
+  const wrk = (port: number, expect: string) =>
+    runWrk({
+      url: `http://127.0.0.1:${port}`,
+      script: SCRIPT,
+      seconds,
+      connections: CONNECTIONS,
+      env: { BENCH_REQUESTS: requests, BENCH_EXPECT: expect },
+    });
+  // The limits may see a delivery twice (it costs them the same); tack must not: a repeat
+  // would be a cheaper duplicate.
+  const checked = (
+    what: string,
+    result: Awaited<ReturnType<typeof wrk>>,
+    repeatsAllowed = true,
+  ): Measured => {
+    if (result.wrong > 0 || (!repeatsAllowed && result.exhausted > 0))
+      throw new Error(`${what}: ${result.wrong} wrong answers, ${result.exhausted} repeats`);
+    return result;
   };
-  for (let from = 0; from < count; from += 100) {
-    await Promise.all(
-      Array.from({ length: Math.min(100, count - from) }, (_, i) =>
-        dispatchWorkflow(deps, {
-          id: { knot: KNOT, pipelineRkey: "3m6mxh2znw222", name: `bench-${from + i}.yml` },
-          provider: "buildkite",
-          options: { pipeline: "bench" },
-          context,
-        }),
-      ),
-    );
+
+  const bare: Measured[] = [];
+  const naive: Measured[] = [];
+  const fresh: Measured[] = [];
+  const replayed: Measured[] = [];
+  for (let run = 0; run < 3; run++) {
+    const server = await startServer("bare-post");
+    bare.push(checked("bare", await wrk(server.port, "ok\n")));
+    await server.stop();
+
+    const naiveDb = join(dir, `naive-${run}.db`);
+    const naiveServer = await startServer("webhook-naive", { BENCH_DB: naiveDb });
+    naive.push(checked("naive", await wrk(naiveServer.port, "ok\n")));
+    await naiveServer.stop();
+
+    const db = join(dir, `tack-${run}.db`);
+    copyFileSync(seeded, db);
+    const tack = await startTackBinary(db, BUILDKITE_ENV);
+    fresh.push(checked("tack", await wrk(tack.port, "ok\n"), false));
+    // The same deliveries again, up to as many as were applied: all duplicates now.
+    const applied = Math.floor((fresh.at(-1)?.perSecond ?? 0) * seconds * 0.95);
+    const replay = await runWrk({
+      url: `http://127.0.0.1:${tack.port}`,
+      script: SCRIPT,
+      seconds,
+      connections: CONNECTIONS,
+      env: {
+        BENCH_REQUESTS: requests,
+        BENCH_EXPECT: "duplicate\n",
+        BENCH_LIMIT: String(applied),
+      },
+    });
+    // Deliveries still in flight when the fresh run's wrk stopped may not have been applied.
+    if (replay.wrong > CONNECTIONS) throw new Error(`tack replays: ${replay.wrong} wrong answers`);
+    replayed.push(replay);
+    await tack.stop();
   }
-  // `pending` went out this second; `running` may go out from the next one (whole-second
-  // spacing), so start measuring only then, or the first deliveries would wait for it.
-  await Bun.sleep(1_100 - (Date.now() % 1_000));
-  process.stdout.write(`ready ${tack.port}\n`);
-  await untilQuit();
-  await tack.stop();
   rmSync(dir, { recursive: true, force: true });
+
+  const rate = (values: Measured[]) => spread(values.map((m) => m.perSecond));
+  const p99 = (values: Measured[]) => spread(values.map((m) => m.p99));
+  return [
+    row("signed webhook ingest vs bare POST→200", "webhooks/s", rate(fresh), rate(bare), true),
+    row(
+      "signed webhook ingest vs naive one-fsync-per-row",
+      "webhooks/s",
+      rate(fresh),
+      rate(naive),
+      true,
+    ),
+    row(`signed webhook ingest p99, ${CONNECTIONS} in flight`, "ms", p99(fresh), p99(bare), false),
+    row("replayed webhook (verify, de-dup → duplicate)", "webhooks/s", rate(replayed), rate(bare), true),
+  ];
 }
 
-/** The floor: Bun.serve reading the body and answering 200, nothing else. */
-async function serveBaseline(): Promise<void> {
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      await request.arrayBuffer();
-      return new Response("ok\n");
-    },
-  });
-  process.stdout.write(`ready ${server.port}\n`);
-  await untilQuit();
-  server.stop(true);
+function row(
+  benchmark: string,
+  unit: string,
+  tack: Spread,
+  baseline: Spread,
+  higherIsBetter: boolean,
+): Row {
+  return {
+    benchmark,
+    unit,
+    tack: tack.median,
+    baseline: baseline.median,
+    tackRange: tack,
+    baselineRange: baseline,
+    higherIsBetter,
+  };
 }
 
-async function untilQuit(): Promise<void> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of Bun.stdin.stream()) {
-    buffer += decoder.decode(chunk);
-    if (buffer.includes("quit")) return;
-  }
-}
-
-function fmt(n: number, digits = 0): string {
-  return n.toLocaleString("en-US", {
-    maximumFractionDigits: digits,
-    minimumFractionDigits: digits,
-  });
+if (import.meta.main) {
+  const { printTable } = await import("./lib.ts");
+  printTable(await runWebhooks({ quick: process.argv.includes("--quick") }));
 }
