@@ -79,20 +79,29 @@ export class Redactor {
     return line.length > max ? `${line.slice(0, max - 1)}…` : line;
   }
 
-  /** A logger whose message and every text field (and error message) pass through redact. */
-  logger(log: Logger): Logger {
+  /**
+   * A logger whose message and every text field (and error message) pass through redact.
+   * Fields bound by `child` are redacted only once a line is written: hot paths bind a few
+   * fields per request and mostly log nothing.
+   */
+  logger(log: Logger, pending?: LogFields): Logger {
     const fields = (input: LogFields | undefined): LogFields | undefined => {
       if (!input) return input;
       const out: LogFields = {};
       for (const [key, value] of Object.entries(input)) out[key] = this.value(value);
       return out;
     };
+    let bound: Logger | undefined;
+    const target = () => {
+      bound ??= pending ? log.child(fields(pending) ?? {}) : log;
+      return bound;
+    };
     return {
-      debug: (msg, extra) => log.debug(this.redact(msg), fields(extra)),
-      info: (msg, extra) => log.info(this.redact(msg), fields(extra)),
-      warn: (msg, extra) => log.warn(this.redact(msg), fields(extra)),
-      error: (msg, extra) => log.error(this.redact(msg), fields(extra)),
-      child: (bound) => this.logger(log.child(fields(bound) ?? {})),
+      debug: (msg, extra) => target().debug(this.redact(msg), fields(extra)),
+      info: (msg, extra) => target().info(this.redact(msg), fields(extra)),
+      warn: (msg, extra) => target().warn(this.redact(msg), fields(extra)),
+      error: (msg, extra) => target().error(this.redact(msg), fields(extra)),
+      child: (more) => this.logger(log, { ...pending, ...more }),
     };
   }
 

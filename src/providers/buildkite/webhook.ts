@@ -23,6 +23,7 @@
  * signature covers and which names the event, the build and its state: re-encoding the
  * signature header or changing the (unsigned) event header does not make a replay new.
  */
+import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
@@ -59,6 +60,10 @@ export interface WebhookDeps {
   confirmTimeoutMs: number;
 }
 
+// Compiled once: every delivery is checked against it.
+const buildEvent = TypeCompiler.Compile(BuildkiteBuildEvent);
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 type Owner =
   | { tracked: TrackedBuild; workflow: StoredWorkflow; build: BuildkiteBuild; confirmed: boolean }
   | { ignored: string };
@@ -81,8 +86,8 @@ export async function handleWebhook(
     log.debug("buildkite webhook: event ignored", { event });
     return reply(200, event === "ping" ? "pong" : "ignored", "ignored");
   }
-  if (!Value.Check(BuildkiteBuildEvent, body)) {
-    const error = Value.Errors(BuildkiteBuildEvent, body).First();
+  if (!buildEvent.Check(body)) {
+    const error = buildEvent.Errors(body).First();
     const where = error ? `${error.path || "/"}: ${error.message}` : "invalid";
     log.warn("buildkite webhook: malformed build event", { event, reason: where });
     return reply(400, `bad request: ${where}`, "bad_request");
@@ -212,7 +217,7 @@ function sameWorkflow(a: WorkflowId | undefined, b: WorkflowId): boolean {
 
 function parseJson(body: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+    return JSON.parse(utf8.decode(body));
   } catch {
     return undefined;
   }
