@@ -163,7 +163,8 @@ export async function startTackBinary(
     stderr: "inherit",
   });
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`tack exited with ${child.exitCode}; see ${logFile}`);
+    if (child.exitCode !== null)
+      throw new Error(`tack exited with ${child.exitCode}; see ${logFile}`);
     try {
       const response = await fetch(`http://127.0.0.1:${port}/`);
       await response.arrayBuffer();
@@ -217,7 +218,8 @@ export async function runWrk(options: {
     { env: { ...process.env, BENCH_THREADS: "1", ...options.env }, stdout: "pipe", stderr: "pipe" },
   );
   const out = await new Response(wrk.stdout).text();
-  if ((await wrk.exited) !== 0) throw new Error(`wrk failed: ${await new Response(wrk.stderr).text()}`);
+  if ((await wrk.exited) !== 0)
+    throw new Error(`wrk failed: ${await new Response(wrk.stderr).text()}`);
   const perSecond = Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1]);
   const counters = /bench: wrong=(\d+) exhausted=(\d+) p50=([0-9.]+) p99=([0-9.]+)/.exec(out);
   if (!counters || !Number.isFinite(perSecond)) throw new Error(`wrk: cannot read ${out}`);

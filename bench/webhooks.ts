@@ -14,8 +14,8 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildkiteSignature } from "../test/helpers/sign-buildkite.ts";
 import fixture from "../test/fixtures/buildkite/build.running.json" with { type: "json" };
+import { buildkiteSignature } from "../test/helpers/sign-buildkite.ts";
 import {
   buildTack,
   type Row,
@@ -153,7 +153,13 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
       true,
     ),
     row(`signed webhook ingest p99, ${CONNECTIONS} in flight`, "ms", p99(fresh), p99(bare), false),
-    row("replayed webhook (verify, de-dup → duplicate)", "webhooks/s", rate(replayed), rate(bare), true),
+    row(
+      "replayed webhook (verify, de-dup → duplicate)",
+      "webhooks/s",
+      rate(replayed),
+      rate(bare),
+      true,
+    ),
   ];
 }
 

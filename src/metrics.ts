@@ -3,7 +3,13 @@
  * JavaScript, and works inside the compiled binary. Each service instance has its own
  * Registry, so several instances (tests) never share counters.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+// One module at a time: the package's index would also load code tack never runs
+// (see src/prom-client-modules.d.ts).
+import Counter from "prom-client/lib/counter";
+import collectDefaultMetrics from "prom-client/lib/defaultMetrics";
+import Gauge from "prom-client/lib/gauge";
+import Histogram from "prom-client/lib/histogram";
+import Registry from "prom-client/lib/registry";
 import { BINARY_SCHEMA_VERSION } from "./db/migrate.ts";
 import { COMMIT, VERSION } from "./version.ts";
 
@@ -22,16 +28,28 @@ export type WebhookResult =
 export class Metrics {
   readonly registry = new Registry();
 
+  private defaultsRegistered = false;
+
   constructor() {
-    // process_* (CPU, resident memory, open file descriptors, start time) and the runtime's
-    // heap and event-loop lag, as every Prometheus client exports them.
-    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "tack_build_info",
       help: "Always 1; the labels say which build is running.",
       labelNames: ["version", "commit", "schema_version"] as const,
       registers: [this.registry],
     }).set({ version: VERSION, commit: COMMIT, schema_version: String(BINARY_SCHEMA_VERSION) }, 1);
+  }
+
+  /**
+   * The text of a scrape. process_* (CPU, resident memory, open file descriptors, start time)
+   * and the runtime's heap and event-loop lag, as every Prometheus client exports them, are
+   * registered at the first scrape rather than at start-up, which they would slow down.
+   */
+  scrape(): Promise<string> {
+    if (!this.defaultsRegistered) {
+      this.defaultsRegistered = true;
+      collectDefaultMetrics({ register: this.registry });
+    }
+    return this.registry.metrics();
   }
 
   readonly eventsPublished = new Counter({

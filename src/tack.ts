@@ -276,14 +276,20 @@ export async function startTack(
     retentionMs: config.eventsRetentionMs,
     clock,
     log,
+    // Pipelines, then the finished workflows they no longer hold, then events: one pass lets
+    // an old run go entirely.
     prunables: [
-      {
-        name: "events",
-        prune: (tx, cutoffMs, limit) => store.pruneBefore(tx, BigInt(cutoffMs) * 1_000_000n, limit),
-      },
       {
         name: "pipelines",
         prune: (tx, cutoffMs, limit) => pipelines.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "workflows",
+        prune: (tx, cutoffMs, limit) => workflows.pruneBefore(tx, cutoffMs, limit),
+      },
+      {
+        name: "events",
+        prune: (tx, cutoffMs, limit) => store.pruneBefore(tx, BigInt(cutoffMs) * 1_000_000n, limit),
       },
       {
         name: "secret_tokens",

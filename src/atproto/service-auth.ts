@@ -14,7 +14,6 @@
  * On success the caller is `iss`. Every failure is an AuthError whose message says which check
  * failed and never contains the token.
  */
-import { verifySignature } from "@atproto/crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { IdentityError, type IdentityResolver } from "./identity.ts";
@@ -116,6 +115,8 @@ export class ServiceAuth {
     }
     if (!key) throw new AuthError(`${issuer} has no atproto signing key`);
     try {
+      // Loaded on first use: its curves take a while to set up, and start-up needs none.
+      const { verifySignature } = await import("@atproto/crypto");
       return await verifySignature(key, data, signature, { jwtAlg: alg, allowMalleableSig: true });
     } catch {
       // A key of another type than `alg`, or one that does not parse.

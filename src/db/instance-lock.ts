@@ -47,6 +47,9 @@ export function acquireInstanceLock(dbPath: string, role: string): InstanceLock 
     lock = new Database(lockPath(dbPath), { create: true, strict: true });
     // Rollback journal, not WAL: a RESERVED lock then still lets others read the holder row.
     lock.run("PRAGMA journal_mode = DELETE");
+    // The lock is the open transaction, not the row: nothing here needs to survive a power
+    // loss, so commits skip the fsyncs (several per commit in this journal mode).
+    lock.run("PRAGMA synchronous = OFF");
     // Long enough to ride out another process's brief read of the holder row, short enough
     // that a second instance gives up at once.
     lock.run("PRAGMA busy_timeout = 250");

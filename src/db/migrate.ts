@@ -11,7 +11,6 @@
  */
 import type { Database } from "bun:sqlite";
 import { dirname, join } from "node:path";
-import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
 import type { Logger } from "../log.ts";
 import { StartupError } from "../startup-error.ts";
@@ -76,10 +75,18 @@ export function runMigrations(db: Db, log?: Logger, path = "the database"): Sche
         "the backup taken before the upgrade (tack restore)",
     );
   }
+  if (before.pending.length === 0) {
+    log?.info("db: schema ready", { schema_version: before.version, applied: 0 });
+    return before;
+  }
   for (const migration of before.pending) {
     log?.info("db: applying migration", { schema_version: migration.version, tag: migration.tag });
   }
   try {
+    // Loaded only when there is something to apply: the migrator reads and hashes every
+    // migration file, and its crypto module costs start-up time.
+    const { migrate } =
+      require("drizzle-orm/bun-sqlite/migrator") as typeof import("drizzle-orm/bun-sqlite/migrator");
     migrate(db, { migrationsFolder: migrationsFolder() });
   } catch (error) {
     const first = before.pending[0]?.tag ?? "?";

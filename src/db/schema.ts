@@ -3,6 +3,7 @@
  * drizzle.config.ts reads both, so `drizzle-kit generate` sees them all.
  * Each table has exactly one owner module, named above it; no other module writes SQL for it.
  */
+import { sql } from "drizzle-orm";
 import { blob, index, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { int, nanos } from "./columns.ts";
 
@@ -16,6 +17,9 @@ export const events = sqliteTable("events", {
   nsid: text("nsid").notNull(),
   event: text("event").notNull(),
 });
+
+/** Statuses a workflow can still leave (the partial indexes below name them literally). */
+export const WORKFLOW_UNFINISHED = "status IN ('pending', 'running')";
 
 /**
  * Owner: src/pipeline/workflows.ts. One row per workflow of a pipeline trigger: which provider
@@ -51,9 +55,27 @@ export const workflows = sqliteTable(
   },
   (table) => [
     primaryKey({ columns: [table.knot, table.pipelineRkey, table.name] }),
-    index("workflows_provider_status").on(table.provider, table.status),
+    // Only unfinished workflows: start-up resumes them without reading finished work.
+    index("workflows_unfinished")
+      .on(table.provider, table.status)
+      .where(sql.raw(WORKFLOW_UNFINISHED)),
+    // Retention keeps each workflow's latest status event: one lookup per candidate event.
+    index("workflows_last_event_created").on(table.lastEventCreated),
+    // Retention of finished workflows, oldest first.
+    index("workflows_finished_updated_at")
+      .on(table.updatedAt)
+      .where(sql.raw(`NOT (${WORKFLOW_UNFINISHED})`)),
   ],
 );
+
+/**
+ * Owner: src/pipeline/workflows.ts (kept by triggers on `workflows`, see the migration that
+ * creates it). How many workflows are in each status, so /metrics does not count the table.
+ */
+export const workflowCounts = sqliteTable("workflow_counts", {
+  status: text("status").primaryKey(),
+  count: int("count").notNull(),
+});
 
 /**
  * Owner: src/tangled/cursors.ts. Durable stream positions: "jetstream" (Unix µs of the last
@@ -150,6 +172,9 @@ export const pipelines = sqliteTable(
     index("pipelines_repo_kind_created").on(table.repo, table.kind, table.created),
     index("pipelines_repo_commit_created").on(table.repo, table.commitSha, table.created),
     index("pipelines_undispatched").on(table.dispatchedAt),
+    index("pipelines_received_at").on(table.receivedAt),
+    // The greatest TID tack minted, read at start-up (knots' pipelines are most of the table).
+    index("pipelines_tack_rkey").on(table.rkey).where(sql.raw("origin = 'tack'")),
   ],
 );
 

@@ -6,8 +6,9 @@
  * strictly increasing) and TID record keys that never repeat. Pipelines take their `created`
  * and their ids from here too, so one timeline orders everything tack publishes.
  */
-import { and, desc, isNotNull, lt, notInArray, sql } from "drizzle-orm";
+import { and, desc, lt, not, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { events, workflows } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
@@ -49,19 +50,23 @@ export class EventStore {
       if (micros > tidMicros) tidMicros = micros;
     }
     this.tids = new TidClock(tidMicros);
-    this.insert = db
-      .insert(events)
-      .values({
-        created: sql.placeholder("created"),
-        rkey: sql.placeholder("rkey"),
-        nsid: sql.placeholder("nsid"),
-        event: sql.placeholder("event"),
-      })
-      .prepare();
+    this.insert = prepareOnce(() =>
+      db
+        .insert(events)
+        .values({
+          created: sql.placeholder("created"),
+          rkey: sql.placeholder("rkey"),
+          nsid: sql.placeholder("nsid"),
+          event: sql.placeholder("event"),
+        })
+        .prepare(),
+    );
     // Replay reads pages back to back (src/http/events.ts): bun:sqlite's own prepared statement
     // skips drizzle's per-row mapping, which cost more than the read itself.
-    this.pageAfter = db.$client.query<EventRow, [bigint, number]>(
-      "SELECT created, rkey, nsid, event FROM events WHERE created > ? ORDER BY created LIMIT ?",
+    this.pageAfter = prepareOnce(() =>
+      db.$client.query<EventRow, [bigint, number]>(
+        "SELECT created, rkey, nsid, event FROM events WHERE created > ? ORDER BY created LIMIT ?",
+      ),
     );
   }
 
@@ -81,7 +86,7 @@ export class EventStore {
       nsid,
       event: canonicalJson(record),
     };
-    this.insert.run({ ...row });
+    this.insert().run({ ...row });
     return row;
   }
 
@@ -101,16 +106,14 @@ export class EventStore {
    * stays replayable. Returns how many rows went.
    */
   pruneBefore(tx: Tx, cutoff: bigint, limit: number): number {
-    const keep = tx
-      .select({ created: workflows.lastEventCreated })
-      .from(workflows)
-      .where(isNotNull(workflows.lastEventCreated));
-    const old = and(lt(events.created, cutoff), notInArray(events.created, keep));
+    // One indexed lookup per candidate row, not a list of every workflow's latest event.
+    const latest = sql`EXISTS (SELECT 1 FROM ${workflows} WHERE ${workflows.lastEventCreated} = ${events.created})`;
+    const old = and(lt(events.created, cutoff), not(latest));
     return pruneBatch(tx, events, old, limit, events.created);
   }
 
   /** Up to `limit` rows with created > cursor, oldest first. */
   after(cursor: bigint, limit: number): EventRow[] {
-    return this.pageAfter.all(cursor, limit);
+    return this.pageAfter().all(cursor, limit);
   }
 }

@@ -41,7 +41,7 @@ export function healthRoutes(deps: { health: () => Promise<HealthReport>; metric
       });
     })
     .get("/metrics", async () => {
-      return new Response(await deps.metrics.registry.metrics(), {
+      return new Response(await deps.metrics.scrape(), {
         headers: { "content-type": deps.metrics.registry.contentType },
       });
     });

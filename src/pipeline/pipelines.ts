@@ -29,6 +29,7 @@ import {
 } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
+import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { pipelines } from "../db/schema.ts";
 import type { OnCommit, Tx, Writer } from "../db/writer.ts";
@@ -77,13 +78,15 @@ export class Pipelines {
     private readonly writer: Writer,
     private readonly broker: Broker,
   ) {
-    this.byRkey = db
-      .select()
-      .from(pipelines)
-      .where(eq(pipelines.rkey, sql.placeholder("rkey")))
-      .orderBy(desc(pipelines.created))
-      .limit(1)
-      .prepare();
+    this.byRkey = prepareOnce(() =>
+      db
+        .select()
+        .from(pipelines)
+        .where(eq(pipelines.rkey, sql.placeholder("rkey")))
+        .orderBy(desc(pipelines.created))
+        .limit(1)
+        .prepare(),
+    );
   }
 
   /**
@@ -95,10 +98,11 @@ export class Pipelines {
       .select({ created: max(pipelines.created) })
       .from(pipelines)
       .get();
+    // The partial index's own condition, literally, or SQLite will not use it.
     const tid = db
       .select({ rkey: max(pipelines.rkey) })
       .from(pipelines)
-      .where(eq(pipelines.origin, "tack"))
+      .where(sql.raw("origin = 'tack'"))
       .get();
     return {
       created:
@@ -165,7 +169,7 @@ export class Pipelines {
   }
 
   get(rkey: string): StoredPipeline | undefined {
-    const row = this.byRkey.get({ rkey });
+    const row = this.byRkey().get({ rkey });
     return row && toStored(row);
   }
 
@@ -324,6 +328,14 @@ export class Pipelines {
 }
 
 /** The key queryPipelines' `repo` matches: the repo DID, else (older records) the owner DID. */
+/**
+ * SQL true while the pipeline (knot, rkey) named by two columns of another table is still
+ * retained: retention of finished workflows keeps those whose pipeline can still be shown.
+ */
+export function pipelineRetained(knot: SQLiteColumn, rkey: SQLiteColumn): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${pipelines} WHERE ${pipelines.knot} = ${knot} AND ${pipelines.rkey} = ${rkey})`;
+}
+
 export function repoKey(trigger: TriggerMetadata): string {
   return trigger.repo.repoDid ?? trigger.repo.did;
 }
@@ -352,13 +364,17 @@ function toJson(record: PipelineRecord): { [key: string]: JsonValue } {
   return JSON.parse(JSON.stringify(record));
 }
 
-/** Compiled once: every page of queryPipelines checks up to 250 records read back from disk. */
-const StoredRecord = TypeCompiler.Compile(PipelineRecord);
+/**
+ * Compiled once, on first use (not at start-up): every page of queryPipelines checks up to 250
+ * records read back from disk.
+ */
+let storedRecord: ReturnType<typeof TypeCompiler.Compile<typeof PipelineRecord>> | undefined;
 
 function toStored(row: typeof pipelines.$inferSelect): StoredPipeline {
   const record: unknown = JSON.parse(row.record);
   // Validated before it was stored; checked again because it comes back from disk.
-  if (!StoredRecord.Check(record)) {
+  storedRecord ??= TypeCompiler.Compile(PipelineRecord);
+  if (!storedRecord.Check(record)) {
     throw new Error(`pipelines: stored record of ${row.knot}/${row.rkey} does not validate`);
   }
   return {

@@ -12,13 +12,16 @@
  * - Transitions of one workflow are serialized; the row update and the status event commit in
  *   one transaction, and the returned promise resolves only after that commit.
  */
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, not, sql } from "drizzle-orm";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
-import { workflows } from "../db/schema.ts";
+import { prepareOnce } from "../db/prepare-once.ts";
+import { pruneBatch } from "../db/prune-batch.ts";
+import { WORKFLOW_UNFINISHED, workflowCounts, workflows } from "../db/schema.ts";
 import type { Tx, Writer } from "../db/writer.ts";
 import type { Broker } from "../eventlog/broker.ts";
 import type { JsonValue } from "../eventlog/canonical-json.ts";
+import { pipelineRetained } from "./pipelines.ts";
 import {
   formatCreatedAt,
   isTerminal,
@@ -84,85 +87,95 @@ export class Workflows {
     private readonly broker: Broker,
     private readonly clock: Clock = systemClock,
   ) {
-    this.byId = db
-      .select()
-      .from(workflows)
-      .where(
-        and(
-          eq(workflows.knot, sql.placeholder("knot")),
-          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-          eq(workflows.name, sql.placeholder("name")),
-        ),
-      )
-      .prepare();
+    this.byId = prepareOnce(() =>
+      db
+        .select()
+        .from(workflows)
+        .where(
+          and(
+            eq(workflows.knot, sql.placeholder("knot")),
+            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+            eq(workflows.name, sql.placeholder("name")),
+          ),
+        )
+        .prepare(),
+    );
     // What a transition needs to decide, without decoding options and context.
-    this.progressOf = db
-      .select({ status: workflows.status, lastStatusSec: workflows.lastStatusSec })
-      .from(workflows)
-      .where(
-        and(
-          eq(workflows.knot, sql.placeholder("knot")),
-          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-          eq(workflows.name, sql.placeholder("name")),
-        ),
-      )
-      .prepare();
-    this.insert = db
-      .insert(workflows)
-      .values({
-        knot: sql.placeholder("knot"),
-        pipelineRkey: sql.placeholder("pipelineRkey"),
-        name: sql.placeholder("name"),
-        provider: sql.placeholder("provider"),
-        options: sql.placeholder("options"),
-        context: sql.placeholder("context"),
-        status: sql.placeholder("status"),
-        error: sql.placeholder("error"),
-        lastStatusSec: sql.placeholder("lastStatusSec"),
-        lastEventCreated: sql.placeholder("lastEventCreated"),
-        startedAt: sql.placeholder("startedAt"),
-        finishedAt: sql.placeholder("finishedAt"),
-        createdAt: sql.placeholder("now"),
-        updatedAt: sql.placeholder("now"),
-      })
-      .prepare();
+    this.progressOf = prepareOnce(() =>
+      db
+        .select({ status: workflows.status, lastStatusSec: workflows.lastStatusSec })
+        .from(workflows)
+        .where(
+          and(
+            eq(workflows.knot, sql.placeholder("knot")),
+            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+            eq(workflows.name, sql.placeholder("name")),
+          ),
+        )
+        .prepare(),
+    );
+    this.insert = prepareOnce(() =>
+      db
+        .insert(workflows)
+        .values({
+          knot: sql.placeholder("knot"),
+          pipelineRkey: sql.placeholder("pipelineRkey"),
+          name: sql.placeholder("name"),
+          provider: sql.placeholder("provider"),
+          options: sql.placeholder("options"),
+          context: sql.placeholder("context"),
+          status: sql.placeholder("status"),
+          error: sql.placeholder("error"),
+          lastStatusSec: sql.placeholder("lastStatusSec"),
+          lastEventCreated: sql.placeholder("lastEventCreated"),
+          startedAt: sql.placeholder("startedAt"),
+          finishedAt: sql.placeholder("finishedAt"),
+          createdAt: sql.placeholder("now"),
+          updatedAt: sql.placeholder("now"),
+        })
+        .prepare(),
+    );
     // Forward only, so `running` and the terminal status each set their time at most once.
-    this.update = db
-      .update(workflows)
-      .set({
-        status: sql`${sql.placeholder("status")}`,
-        error: sql`${sql.placeholder("error")}`,
-        lastStatusSec: sql`${sql.placeholder("lastStatusSec")}`,
-        lastEventCreated: sql`${sql.placeholder("lastEventCreated")}`,
-        updatedAt: sql`${sql.placeholder("now")}`,
-        startedAt: sql`coalesce(${sql.placeholder("startedAt")}, ${workflows.startedAt})`,
-        finishedAt: sql`coalesce(${sql.placeholder("finishedAt")}, ${workflows.finishedAt})`,
-      })
-      .where(
-        and(
-          eq(workflows.knot, sql.placeholder("knot")),
-          eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-          eq(workflows.name, sql.placeholder("name")),
-        ),
-      )
-      .prepare();
-    this.byPipelines = db
-      .select({
-        pipelineRkey: workflows.pipelineRkey,
-        name: workflows.name,
-        status: workflows.status,
-        error: workflows.error,
-        startedAt: workflows.startedAt,
-        finishedAt: workflows.finishedAt,
-      })
-      .from(workflows)
-      .where(
-        and(
-          eq(workflows.knot, sql.placeholder("knot")),
-          sql`${workflows.pipelineRkey} IN (SELECT value FROM json_each(${sql.placeholder("rkeys")}))`,
-        ),
-      )
-      .prepare();
+    this.update = prepareOnce(() =>
+      db
+        .update(workflows)
+        .set({
+          status: sql`${sql.placeholder("status")}`,
+          error: sql`${sql.placeholder("error")}`,
+          lastStatusSec: sql`${sql.placeholder("lastStatusSec")}`,
+          lastEventCreated: sql`${sql.placeholder("lastEventCreated")}`,
+          updatedAt: sql`${sql.placeholder("now")}`,
+          startedAt: sql`coalesce(${sql.placeholder("startedAt")}, ${workflows.startedAt})`,
+          finishedAt: sql`coalesce(${sql.placeholder("finishedAt")}, ${workflows.finishedAt})`,
+        })
+        .where(
+          and(
+            eq(workflows.knot, sql.placeholder("knot")),
+            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+            eq(workflows.name, sql.placeholder("name")),
+          ),
+        )
+        .prepare(),
+    );
+    this.byPipelines = prepareOnce(() =>
+      db
+        .select({
+          pipelineRkey: workflows.pipelineRkey,
+          name: workflows.name,
+          status: workflows.status,
+          error: workflows.error,
+          startedAt: workflows.startedAt,
+          finishedAt: workflows.finishedAt,
+        })
+        .from(workflows)
+        .where(
+          and(
+            eq(workflows.knot, sql.placeholder("knot")),
+            sql`${workflows.pipelineRkey} IN (SELECT value FROM json_each(${sql.placeholder("rkeys")}))`,
+          ),
+        )
+        .prepare(),
+    );
   }
 
   get(id: WorkflowId): StoredWorkflow | undefined {
@@ -171,7 +184,7 @@ export class Workflows {
   }
 
   private row(id: WorkflowId) {
-    return this.byId.get({ knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name });
+    return this.byId().get({ knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name });
   }
 
   /**
@@ -180,7 +193,7 @@ export class Workflows {
    */
   ofPipelines(knot: string, pipelineRkeys: string[]): Map<string, Map<string, WorkflowTimes>> {
     const byPipeline = new Map<string, Map<string, WorkflowTimes>>();
-    for (const row of this.byPipelines.all({ knot, rkeys: JSON.stringify(pipelineRkeys) })) {
+    for (const row of this.byPipelines().all({ knot, rkeys: JSON.stringify(pipelineRkeys) })) {
       const named = byPipeline.get(row.pipelineRkey) ?? new Map<string, WorkflowTimes>();
       byPipeline.set(row.pipelineRkey, named);
       named.set(row.name, {
@@ -198,25 +211,41 @@ export class Workflows {
     return this.ofPipelines(knot, [pipelineRkey]).get(pipelineRkey) ?? new Map();
   }
 
-  /** How many workflows are in each status (for /metrics). */
+  /** How many workflows are in each status (for /metrics): kept by triggers, never counted. */
   countByStatus(): Record<string, number> {
-    const rows = this.db
-      .select({ status: workflows.status, count: sql<number>`count(*)` })
-      .from(workflows)
-      .groupBy(workflows.status)
-      .all();
-    return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+    const rows = this.db.select().from(workflowCounts).all();
+    return Object.fromEntries(rows.map((row) => [row.status, row.count]));
   }
 
-  /** Workflows of `provider` that have not reached a terminal status (for resuming at start). */
+  /**
+   * Workflows of `provider` that have not reached a terminal status (for resuming at start).
+   * Read through the (provider, status) index: start-up never reads finished work.
+   */
   unfinished(provider: string): StoredWorkflow[] {
-    return this.db
-      .select()
-      .from(workflows)
-      .where(eq(workflows.provider, provider))
-      .all()
-      .map(toStored)
-      .filter((workflow) => !isTerminal(workflow.status));
+    return (
+      this.db
+        .select()
+        .from(workflows)
+        // The partial index's own condition, literally, or SQLite will not use it.
+        .where(and(eq(workflows.provider, provider), sql.raw(WORKFLOW_UNFINISHED)))
+        .all()
+        .map(toStored)
+    );
+  }
+
+  /**
+   * Retention: deletes up to `limit` finished workflows whose latest status is older than
+   * `cutoffMs` and whose pipeline is no longer retained, oldest first. Their status events then
+   * age out with the rest of the log; an unfinished workflow always stays.
+   */
+  pruneBefore(tx: Tx, cutoffMs: number, limit: number): number {
+    const old = and(
+      // The partial index's own condition, literally, or SQLite will not use it.
+      sql.raw(`NOT (${WORKFLOW_UNFINISHED})`),
+      lt(workflows.updatedAt, cutoffMs),
+      not(pipelineRetained(workflows.knot, workflows.pipelineRkey)),
+    );
+    return pruneBatch(tx, workflows, old, limit, workflows.updatedAt);
   }
 
   /**
@@ -266,7 +295,7 @@ export class Workflows {
     also?: (tx: Tx) => void,
   ): Promise<boolean> {
     const key = { knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name };
-    const before = this.progressOf.get(key);
+    const before = this.progressOf().get(key);
     if (init ? before : !before || !movesForward(parseStatus(before.status), status)) {
       if (also) await this.writer.write((tx) => also(tx));
       return false;
@@ -290,7 +319,7 @@ export class Workflows {
 
     return this.writer.write((tx, onCommit) => {
       // One connection: this read sees the transaction's own writes.
-      const current = this.progressOf.get(key);
+      const current = this.progressOf().get(key);
       if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
         also?.(tx);
         return false;
@@ -307,14 +336,14 @@ export class Workflows {
         finishedAt: isTerminal(status) ? createdAt : null,
       };
       if (init) {
-        this.insert.run({
+        this.insert().run({
           ...changes,
           provider: init.provider,
           options: JSON.stringify(init.options),
           context: JSON.stringify(init.context),
         });
       } else {
-        this.update.run(changes);
+        this.update().run(changes);
       }
       also?.(tx);
       return true;

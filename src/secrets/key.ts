@@ -5,7 +5,6 @@
  * backups of the database, or a stolen backup opens the secrets it holds.
  */
 
-import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 export const KEY_BYTES = 32;
@@ -26,10 +25,14 @@ export class SecretsKey {
     if (!existsSync(file)) {
       // wx: never overwrite a key another process just wrote; 0600: readable by tack alone.
       try {
-        writeFileSync(file, `${randomBytes(KEY_BYTES).toString("base64")}\n`, {
-          mode: 0o600,
-          flag: "wx",
-        });
+        writeFileSync(
+          file,
+          `${Buffer.from(crypto.getRandomValues(new Uint8Array(KEY_BYTES))).toString("base64")}\n`,
+          {
+            mode: 0o600,
+            flag: "wx",
+          },
+        );
       } catch (error) {
         if (!existsSync(file)) throw error;
       }

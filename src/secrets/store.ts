@@ -5,11 +5,11 @@
  * `valuesFor`, for a build that presented a valid one-time token; listing returns keys and
  * metadata, never values.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { secrets } from "../db/schema.ts";
 import type { Writer } from "../db/writer.ts";
+import { nodeCrypto } from "../lazy-node.ts";
 import type { SecretsKey } from "./key.ts";
 
 /** Keys are shell variable names: they become `export KEY=…` lines in a build. */
@@ -85,15 +85,19 @@ export class Secrets {
   }
 
   private seal(repoDid: string, key: string, value: string): Buffer {
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv("aes-256-gcm", this.key.get(), nonce);
+    const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(12)));
+    const cipher = nodeCrypto().createCipheriv("aes-256-gcm", this.key.get(), nonce);
     cipher.setAAD(Buffer.from(`${repoDid}\u0000${key}`));
     const body = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
     return Buffer.concat([nonce, body, cipher.getAuthTag()]);
   }
 
   private open(repoDid: string, key: string, sealed: Buffer): string {
-    const decipher = createDecipheriv("aes-256-gcm", this.key.get(), sealed.subarray(0, 12));
+    const decipher = nodeCrypto().createDecipheriv(
+      "aes-256-gcm",
+      this.key.get(),
+      sealed.subarray(0, 12),
+    );
     decipher.setAAD(Buffer.from(`${repoDid}\u0000${key}`));
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
     return Buffer.concat([

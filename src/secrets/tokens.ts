@@ -5,7 +5,6 @@
  * workflow ends or an hour passes, whichever comes first; its use is committed before the
  * secrets are sent, so a token can never be used twice, even across a crash.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
 import { secretTokens } from "../db/schema.ts";
 import type { Tx, Writer } from "../db/writer.ts";
@@ -24,7 +23,7 @@ export class SecretTokens {
 
   /** A new token for the workflow; only its hash is stored. */
   async mint(grant: TokenGrant, now: number): Promise<string> {
-    const token = randomBytes(32).toString("base64url");
+    const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
     await this.writer.write((tx) =>
       tx
         .insert(secretTokens)
@@ -81,5 +80,5 @@ export class SecretTokens {
 }
 
 function hash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }

@@ -5,9 +5,11 @@ import { join } from "node:path";
 import { runBackup } from "../../src/commands/backup.ts";
 import { BINARY_SCHEMA_VERSION } from "../../src/db/migrate.ts";
 import { buildkiteBuilds } from "../../src/providers/buildkite/table.ts";
+import type { PipelineRecord } from "../../src/tangled/lexicons.ts";
 import { COMMIT, VERSION } from "../../src/version.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
+import { pipelineRecord } from "../helpers/wire.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
@@ -107,6 +109,9 @@ describe("retention", () => {
     const a = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "a.yml" };
     const b = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "b.yml" };
     const init = { provider: "fake", options: {}, context: {} };
+    // Their pipeline is retained (it never finished dispatching), so both workflows stay.
+    const record = pipelineRecord({ knot: a.knot, did: "did:plc:owner", repoDid: "did:plc:repo" });
+    await service.tack.pipelines.recordFromKnot(a.knot, a.pipelineRkey, record as PipelineRecord);
     await workflows.create(a, init, "pending");
     await workflows.create(b, init, "pending");
     await workflows.transition(a, "failed", { error: "x" });
@@ -124,6 +129,34 @@ describe("retention", () => {
       expect.objectContaining({ workflow: "b.yml", status: "pending" }),
       expect.objectContaining({ workflow: "a.yml", status: "failed" }),
     ]);
+  });
+
+  test("a finished workflow whose pipeline is gone leaves with its history; unfinished ones stay", async () => {
+    let offsetMs = 0;
+    await using service = await startTestTack({
+      overrides: { clock: { now: () => Date.now() + offsetMs, sleep: (ms) => Bun.sleep(ms) } },
+    });
+    const { workflows, broker } = service.tack;
+    const done = { knot: "knot.test", pipelineRkey: "3m6mxh2znw333", name: "done.yml" };
+    const waiting = { knot: "knot.test", pipelineRkey: "3m6mxh2znw333", name: "waiting.yml" };
+    const init = { provider: "fake", options: {}, context: {} };
+    await workflows.create(done, init, "pending");
+    await workflows.create(waiting, init, "pending");
+    await workflows.transition(done, "success");
+    const gauge = async () => parseMetrics(await (await fetch(`${service.http}/metrics`)).text());
+    expect((await gauge()).get('tack_workflows{status="success"}')).toBe(1);
+
+    offsetMs = 31 * 86_400_000;
+    const deleted = await service.tack.retention.runOnce();
+    expect(deleted.workflows).toBe(1);
+    expect(deleted.events).toBe(2); // done.yml's pending and success
+    expect(workflows.get(done)).toBeUndefined();
+    expect(workflows.get(waiting)?.status).toBe("pending");
+    const left = broker.store.after(0n, 10).map((row) => JSON.parse(row.event));
+    expect(left).toEqual([expect.objectContaining({ workflow: "waiting.yml", status: "pending" })]);
+    const after = await gauge();
+    expect(after.get('tack_workflows{status="success"}')).toBe(0);
+    expect(after.get('tack_workflows{status="pending"}')).toBe(1);
   });
 
   test("nothing younger than the retention period is touched", async () => {

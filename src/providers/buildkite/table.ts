@@ -2,8 +2,16 @@
  * The Buildkite provider's table (its owner: builds.ts). drizzle.config.ts reads this file beside
  * src/db/schema.ts.
  */
+import { sql } from "drizzle-orm";
 import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { int } from "../../db/columns.ts";
+
+/**
+ * Builds whose last known state is not a finished one, as SQL with literal states: the partial
+ * index below and the query that uses it must state it identically.
+ */
+export const BUILD_UNFINISHED =
+  "state IS NULL OR state NOT IN ('passed', 'failed', 'canceled', 'skipped', 'not_run')";
 
 /**
  * Owner: src/providers/buildkite/builds.ts. One Buildkite build per workflow: the reference that lets
@@ -29,5 +37,9 @@ export const buildkiteBuilds = sqliteTable(
   },
   (table) => [
     index("buildkite_builds_workflow").on(table.knot, table.pipelineRkey, table.workflow),
+    // Reconciliation's work list, quietest first, without scanning finished builds.
+    index("buildkite_builds_unfinished").on(table.lastSeenAt).where(sql.raw(BUILD_UNFINISHED)),
+    // Retention: finished builds are among the old ones (a build is seen after it is created).
+    index("buildkite_builds_created_at").on(table.createdAt),
   ],
 );

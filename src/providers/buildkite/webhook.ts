@@ -60,8 +60,8 @@ export interface WebhookDeps {
   confirmTimeoutMs: number;
 }
 
-// Compiled once: every delivery is checked against it.
-const buildEvent = TypeCompiler.Compile(BuildkiteBuildEvent);
+// Compiled on first use (not at start-up), then every delivery is checked against it.
+let buildEvent: ReturnType<typeof TypeCompiler.Compile<typeof BuildkiteBuildEvent>> | undefined;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 type Owner =
@@ -86,6 +86,7 @@ export async function handleWebhook(
     log.debug("buildkite webhook: event ignored", { event });
     return reply(200, event === "ping" ? "pong" : "ignored", "ignored");
   }
+  buildEvent ??= TypeCompiler.Compile(BuildkiteBuildEvent);
   if (!buildEvent.Check(body)) {
     const error = buildEvent.Errors(body).First();
     const where = error ? `${error.path || "/"}: ${error.message}` : "invalid";

@@ -8,14 +8,14 @@
  * changes after. `state` only moves forward (see stateRank), so a late or repeated delivery
  * cannot make a finished run look unfinished.
  */
-import { and, desc, eq, isNull, like, lt, notLike, or } from "drizzle-orm";
+import { and, desc, eq, like, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../../clock.ts";
 import type { Db } from "../../db/client.ts";
 import { pruneBatch } from "../../db/prune-batch.ts";
 import type { Tx, Writer } from "../../db/writer.ts";
 import type { WorkflowId } from "../../pipeline/workflows.ts";
 import { stateRank } from "./states.ts";
-import { githubRuns } from "./table.ts";
+import { githubRuns, RUN_OPEN } from "./table.ts";
 
 export interface GithubRun {
   correlationId: string;
@@ -99,6 +99,8 @@ export class GithubRuns {
   /** Retention: drops up to `limit` runs known to be over and last seen before `cutoffMs`. */
   pruneFinishedBefore(tx: Tx, cutoffMs: number, limit: number): number {
     const finished = and(
+      // Seen after created: the created_at index narrows the scan to old runs.
+      lt(githubRuns.createdAt, cutoffMs),
       or(like(githubRuns.state, "completed%"), like(githubRuns.state, "tack:%")),
       lt(githubRuns.lastSeenAt, cutoffMs),
     );
@@ -107,17 +109,15 @@ export class GithubRuns {
 
   /** Runs not known to be over: the reconciler's work list. */
   open(): GithubRun[] {
-    return this.db
-      .select()
-      .from(githubRuns)
-      .where(
-        or(
-          isNull(githubRuns.state),
-          and(notLike(githubRuns.state, "completed%"), notLike(githubRuns.state, "tack:%")),
-        ),
-      )
-      .all()
-      .map(toRun);
+    return (
+      this.db
+        .select()
+        .from(githubRuns)
+        // The partial index's own condition, literally, or SQLite will not use it.
+        .where(sql.raw(RUN_OPEN))
+        .all()
+        .map(toRun)
+    );
   }
 
   /**

@@ -2,8 +2,16 @@
  * The GitHub provider's table (its owner: runs.ts). drizzle.config.ts reads this file beside
  * src/db/schema.ts.
  */
+import { sql } from "drizzle-orm";
 import { index, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { int } from "../../db/columns.ts";
+
+/**
+ * Runs not known to be over, as SQL with literal patterns: the partial index below and the query
+ * that uses it must state it identically.
+ */
+export const RUN_OPEN =
+  "state IS NULL OR (state NOT LIKE 'completed%' AND state NOT LIKE 'tack:%')";
 
 /**
  * Owner: src/providers/github/runs.ts. One workflow_dispatch run per workflow. `correlation_id` is
@@ -27,5 +35,11 @@ export const githubRuns = sqliteTable(
     lastSeenAt: int("last_seen_at").notNull(),
     createdAt: int("created_at").notNull(),
   },
-  (table) => [index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow)],
+  (table) => [
+    index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow),
+    // Reconciliation's work list without scanning runs that are over.
+    index("github_runs_open").on(table.lastSeenAt).where(sql.raw(RUN_OPEN)),
+    // Retention: runs that are over are among the old ones (a run is seen after it is created).
+    index("github_runs_created_at").on(table.createdAt),
+  ],
 );

@@ -3,7 +3,6 @@
  * computed over the exact bytes received (never over re-serialised JSON). Compared in constant
  * time, after a length check, because timingSafeEqual requires equal lengths.
  */
-import { timingSafeEqual } from "node:crypto";
 
 const HEADER = /^sha256=([0-9a-fA-F]{64})$/;
 
@@ -14,5 +13,5 @@ export function verifySignature(secret: string, body: Uint8Array, header: string
   const expected = new Bun.CryptoHasher("sha256", secret).update(body).digest("hex");
   const a = Buffer.from(received.toLowerCase(), "utf8");
   const b = Buffer.from(expected, "utf8");
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
