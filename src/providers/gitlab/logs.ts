@@ -23,7 +23,7 @@ import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
 import { TraceSplitter } from "./log-text.ts";
 import type { ApiJob } from "./schemas.ts";
-import { JOB_FINISHED, JOB_WAITING } from "./states.ts";
+import { isFinishedState, JOB_FINISHED, JOB_WAITING } from "./states.ts";
 import type { PipelineTracker } from "./track.ts";
 
 const PIPELINE_BLOCK = "GitLab pipeline";
@@ -148,9 +148,14 @@ class PipelineLogReader {
 
     if (!finished) return lines;
     const open = [...this.jobs.values()].filter((progress) => !progress.ended);
-    const unstarted = jobs.filter(
-      (job) => !this.jobs.has(job.id) && !this.skipped.has(job.id) && !JOB_FINISHED.has(job.status),
-    );
+    // Once GitLab says the pipeline is over, a job that has not started never will (a manual
+    // job left alone); before that, one may still start (a cancel tack asked for is under way).
+    const unstarted = isFinishedState(row.state)
+      ? []
+      : jobs.filter(
+          (job) =>
+            !this.jobs.has(job.id) && !this.skipped.has(job.id) && !JOB_FINISHED.has(job.status),
+        );
     if (open.length === 0 && unstarted.length === 0) {
       this.done = true;
     } else if (++this.trailingLooks >= TRAILING_LOOKS) {
