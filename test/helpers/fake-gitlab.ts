@@ -791,8 +791,26 @@ export class FakeGitlab {
   }
 }
 
+/**
+ * Moves a pipeline one step as a runner would (created → running, running → success; straight
+ * to success when `finish`) and returns the `Pipeline Hook` delivery GitLab sends for it.
+ */
+export function nextDelivery(
+  fake: FakeGitlab,
+  pipeline: FakePipeline,
+  finish: boolean,
+): { finished: boolean; body: string; headers: Record<string, string> } {
+  const finished = finish || pipeline.status === "running";
+  fake.setPipeline(pipeline.id, { status: finished ? "success" : "running" });
+  return {
+    finished,
+    body: JSON.stringify(fake.pipelineHook(pipeline)),
+    headers: gitlabHeaders({ event: "Pipeline Hook" }),
+  };
+}
+
 /** The TACK_GITLAB_* variables that point tack at this stand-in. */
-export function gitlabEnv(fake: FakeGitlab): Record<string, string> {
+export function gitlabEnv(fake: { url: string }): Record<string, string> {
   return {
     TACK_GITLAB_TOKEN: GITLAB_TOKEN,
     TACK_GITLAB_URL: fake.url,
