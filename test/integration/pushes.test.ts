@@ -17,6 +17,7 @@ import { startTestTack, type TestTack } from "../helpers/tack.ts";
 import { eventually, until } from "../helpers/wait.ts";
 import {
   freshSha,
+  MEMBER,
   newTid,
   OWNER,
   pipelineRecord,
@@ -400,5 +401,53 @@ describe("a knot whose XRPC fails", () => {
     const [pipeline] = await settledPipelines(again, 1);
     expect(pipeline?.commit).toBe(sha);
     expect(again.logs.some((l) => l.msg === "event: resuming")).toBe(true);
+  });
+});
+
+describe("collaborators a knot announces", () => {
+  test("the repo's own knot adds and removes push rights; another knot cannot", async () => {
+    const { jetstream, knot, service } = await ciNetwork(defer);
+    const elsewhere = FakeKnot.start();
+    defer(() => elsewhere.stop());
+    jetstream.commit(
+      OWNER,
+      "sh.tangled.repo",
+      "create",
+      newTid(),
+      repoRecord({
+        name: "other",
+        knot: elsewhere.host,
+        spindle: "spindle.test",
+      }),
+    );
+    await until(() => elsewhere.openConnections === 1, "second knot followed");
+    const repo = () => {
+      const found = service.tack.membership.repoByDid(REPO_DID);
+      if (!found) throw new Error("repo not tracked");
+      return found;
+    };
+    const update = (op: "add" | "remove") => ({ op, subject: MEMBER, repo: REPO_DID });
+    // Another knot claims a collaborator for this repo: ignored.
+    elsewhere.push("sh.tangled.repo.collaboratorUpdate", update("add"));
+    await until(
+      () =>
+        service.logs.some(
+          (l) => l.msg === "collaborator: ignored, not a repo of this spindle on that knot",
+        ),
+      "foreign update ignored",
+    );
+    expect(service.tack.membership.hasPushRights(MEMBER, repo())).toBe(false);
+    knot.push("sh.tangled.repo.collaboratorUpdate", update("add"));
+    await until(() => service.tack.membership.hasPushRights(MEMBER, repo()), "added");
+    knot.push("sh.tangled.repo.collaboratorUpdate", {
+      op: "promote",
+      subject: MEMBER,
+      repo: REPO_DID,
+    });
+    knot.push("sh.tangled.repo.collaboratorUpdate", update("remove"));
+    await until(() => !service.tack.membership.hasPushRights(MEMBER, repo()), "removed");
+    expect(service.logs.some((l) => l.msg === "collaborator: rejected, malformed update")).toBe(
+      true,
+    );
   });
 });
