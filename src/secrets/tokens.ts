@@ -7,8 +7,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
-import { secretTokens } from "../db/schema.ts";
 import type { Db } from "../db/client.ts";
+import { secretTokens } from "../db/schema.ts";
 import type { Tx, Writer } from "../db/writer.ts";
 
 export const TOKEN_TTL_MS = 60 * 60_000;
