@@ -72,7 +72,7 @@ export async function checkGitlab(
   }
 
   const projects = [
-    ...new Set([...(config.project ? [config.project] : []), ...recentProjects()]),
+    ...new Set([...(config.project ? [config.project] : []), ...recent(recentProjects)]),
   ].slice(0, RECENT_PROJECTS + 1);
   if (projects.length === 0) {
     rows.push({
@@ -83,6 +83,18 @@ export async function checkGitlab(
   }
   for (const project of projects) rows.push(await checkProject(client, project));
   return rows;
+}
+
+/**
+ * The runner projects of recent pipelines; none when the database cannot tell (`tack check`
+ * never migrates it, so a database from before this provider has no table yet).
+ */
+function recent(recentProjects: () => string[]): string[] {
+  try {
+    return recentProjects();
+  } catch {
+    return [];
+  }
 }
 
 async function checkProject(client: GitlabClient, project: string): Promise<ProviderCheck> {

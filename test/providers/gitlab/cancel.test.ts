@@ -8,6 +8,7 @@ import { silentLogger } from "../../../src/log.ts";
 import { Metrics } from "../../../src/metrics.ts";
 import { checkProviders } from "../../../src/providers/catalog.ts";
 import { WebhookDeliveries } from "../../../src/providers/deliveries.ts";
+import type { GitlabConfig } from "../../../src/providers/gitlab/config.ts";
 import { CancelError, type Provider } from "../../../src/providers/provider.ts";
 import { SpawnAttempts } from "../../../src/providers/spawn-attempts.ts";
 import {
@@ -48,6 +49,25 @@ function stored(service: TestTack, id: ReturnType<typeof newWorkflowId>) {
 }
 
 const CANCEL = /\/pipelines\/\d+\/cancel$/;
+
+/** `tack check`'s rows for GitLab on the database of a provider that ran pipelines. */
+function checkOn(tack: ReturnType<typeof gitlabProvider>, config: GitlabConfig) {
+  return checkProviders(
+    { gitlab: config },
+    {
+      db: tack.database.db,
+      writer: tack.writer,
+      workflows: tack.workflows,
+      log: silentLogger,
+      clock: systemClock,
+      metrics: new Metrics(),
+      deliveries: new WebhookDeliveries(tack.database.db),
+      attempts: new SpawnAttempts(tack.database.db, tack.writer),
+      dev: true,
+    },
+    5_000,
+  );
+}
 
 describe("gitlab cancel", () => {
   test("asks GitLab to cancel the pipeline and publishes nothing; no later report undoes the core's cancelled", async () => {
@@ -280,23 +300,15 @@ describe("gitlab tack check", () => {
 
     const tack = gitlabProvider(gitlab);
     await dispatchGitlab(tack, newWorkflowId(), { project: RUNNER_PROJECT });
-    const rows = await checkProviders(
-      { gitlab: gitlabConfig(gitlab) },
-      {
-        db: tack.database.db,
-        writer: tack.writer,
-        workflows: tack.workflows,
-        log: silentLogger,
-        clock: systemClock,
-        metrics: new Metrics(),
-        deliveries: new WebhookDeliveries(tack.database.db),
-        attempts: new SpawnAttempts(tack.database.db, tack.writer),
-        dev: true,
-      },
-      5_000,
-    );
+    const rows = await checkOn(tack, gitlabConfig(gitlab));
     expect(rows.at(-1)?.name).toBe(`gitlab project ${RUNNER_PROJECT}`);
     expect(rows.at(-1)?.ok).toBe(true);
     expect(JSON.stringify(rows)).not.toContain(GITLAB_WEBHOOK_SECRET);
+
+    // A database from before this provider (tack check never migrates it) has no table yet.
+    tack.database.sqlite.run("drop table gitlab_pipelines");
+    const old = await checkOn(tack, gitlabConfig(gitlab));
+    expect(old.map((row) => [row.name, row.ok])).toContainEqual(["gitlab projects", true]);
+    expect(old.every((row) => row.ok)).toBe(true);
   });
 });
