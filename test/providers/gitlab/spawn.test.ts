@@ -13,6 +13,7 @@ import {
 import { tempDir } from "../../helpers/tack.ts";
 import {
   dispatchGitlab,
+  FAST,
   gitlabProvider,
   gitlabTack,
   KNOT,
@@ -324,7 +325,8 @@ describe("gitlab create", () => {
   test("a create answered 5xx is never sent again blindly: tack looks for the pipeline first", async () => {
     const gitlab = startFakeGitlab();
     gitlab.failNext("POST", CREATE, 502, 2);
-    const tack = gitlabProvider(gitlab);
+    // No reconciler passes: every search seen is the create's own.
+    const tack = gitlabProvider(gitlab, { ...FAST, reconcileIntervalMs: 3_600_000 });
     const id = newWorkflowId();
     expect(await dispatchGitlab(tack, id)).toBe("spawned");
     expect(gitlab.callsTo("POST", CREATE)).toHaveLength(3);
