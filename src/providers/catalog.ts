@@ -18,6 +18,7 @@ import { buildkite } from "./buildkite/index.ts";
 import type { WebhookDeliveries } from "./deliveries.ts";
 import { fake } from "./fake/index.ts";
 import { github } from "./github/index.ts";
+import { gitlab } from "./gitlab/index.ts";
 import type {
   ConfigOf,
   Provider,
@@ -29,7 +30,7 @@ import type {
 import { Redactor } from "./redact.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
-export const CATALOG = [fake, buildkite, github] as const;
+export const CATALOG = [fake, buildkite, github, gitlab] as const;
 
 type Catalogued = (typeof CATALOG)[number];
 

@@ -13,6 +13,9 @@ CREATE INDEX `buildkite_builds_unfinished` ON `buildkite_builds` (`last_seen_at`
 CREATE INDEX `buildkite_builds_created_at` ON `buildkite_builds` (`created_at`);--> statement-breakpoint
 CREATE INDEX `github_runs_open` ON `github_runs` (`last_seen_at`) WHERE state IS NULL OR (state NOT LIKE 'completed%' AND state NOT LIKE 'tack:%');--> statement-breakpoint
 CREATE INDEX `github_runs_created_at` ON `github_runs` (`created_at`);--> statement-breakpoint
+CREATE INDEX `gitlab_pipelines_open` ON `gitlab_pipelines` (`last_seen_at`) WHERE state IS NULL OR (state NOT IN ('success', 'failed', 'canceled', 'skipped') AND state NOT LIKE 'tack:%');--> statement-breakpoint
+CREATE INDEX `gitlab_pipelines_created_at` ON `gitlab_pipelines` (`created_at`);
+--> statement-breakpoint
 INSERT INTO `workflow_counts` (`status`, `count`)
   SELECT `value`, (SELECT count(*) FROM `workflows` WHERE `status` = `value`)
   FROM json_each('["pending","running","success","failed","timeout","cancelled"]');--> statement-breakpoint
