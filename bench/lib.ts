@@ -110,7 +110,7 @@ function cell(value: number, range?: { min: number; max: number }): string {
 }
 
 export const ROOT = join(import.meta.dir, "..");
-export const TACK_BINARY = join(ROOT, "dist", "tack");
+export const TACK_BINARY = process.env.BENCH_TACK_BINARY ?? join(ROOT, "dist", "tack");
 
 /** Builds dist/tack from this tree (once per bench run, unless BENCH_NO_BUILD is set). */
 export async function buildTack(): Promise<void> {
@@ -157,6 +157,10 @@ export async function startTackBinary(
       TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
       TACK_PLC_URL: "http://127.0.0.1:9",
       TACK_DEV: "true",
+      // BENCH_PROFILE=<dir> writes a CPU profile of each tack process there.
+      ...(process.env.BENCH_PROFILE
+        ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` }
+        : {}),
       ...env,
     },
     stdout: Bun.file(logFile),

@@ -10,8 +10,9 @@
  * runs if reading keeps failing (see src/pipeline/event-runner.ts).
  */
 import { Value } from "@sinclair/typebox/value";
-import { and, eq, isNotNull, lt } from "drizzle-orm";
+import { and, eq, isNotNull, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { triggerEvents } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
@@ -43,11 +44,29 @@ export interface TriggerEvent {
 }
 
 export class TriggerEvents {
-  constructor(private readonly db: Db) {}
+  // Looked up for every push and legacy pipeline a knot announces: prepared once. It runs on
+  // the one connection, so inside a transaction it sees that transaction's writes.
+  private readonly byKey;
+
+  constructor(private readonly db: Db) {
+    this.byKey = prepareOnce(() =>
+      db
+        .select()
+        .from(triggerEvents)
+        .where(
+          and(
+            eq(triggerEvents.repo, sql.placeholder("repo")),
+            eq(triggerEvents.ref, sql.placeholder("ref")),
+            eq(triggerEvents.sha, sql.placeholder("sha")),
+          ),
+        )
+        .prepare(),
+    );
+  }
 
   /** The event's row as it stands (inside a transaction, as the transaction sees it). */
-  get(key: TriggerEventKey, tx?: Tx): TriggerEvent | undefined {
-    const row = (tx ?? this.db).select().from(triggerEvents).where(matches(key)).get();
+  get(key: TriggerEventKey, _tx?: Tx): TriggerEvent | undefined {
+    const row = this.byKey().get({ repo: key.repo, ref: key.ref, sha: key.sha });
     return row && toEvent(row);
   }
 

@@ -3,8 +3,10 @@
  * sh.tangled.repo, sh.tangled.spindle.member and
  * sh.tangled.repo.collaborator, as plain JSON frames.
  *
- * Each event is applied and the cursor (its time_us) saved in one transaction. Events at or
- * below the stored cursor are skipped, which makes the rewind on reconnect (a few seconds, as
+ * Each event is applied and the cursor (its time_us) saved in one transaction; a run of frames
+ * that queued up (a replay after a restart, see ws-client.ts) is applied in one unit of work
+ * with one cursor update, so it costs one commit, and a failure anywhere in it rolls the whole
+ * run back for the reconnect to bring again. Events at or below the stored cursor are skipped, which makes the rewind on reconnect (a few seconds, as
  * Jetstream does not promise a gapless resume) harmless. A frame or record that does not
  * validate is logged and skipped (the cursor moves past it); a failure to commit is transient
  * and the event is read again after a reconnect.
@@ -64,7 +66,7 @@ export interface JetstreamDeps {
     collections: readonly string[];
     applyInTx(tx: Tx, onCommit: OnCommit, event: JetstreamRecordEvent): void;
   };
-  stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
+  stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "onMessages" | "log">>;
 }
 
 export class JetstreamConsumer {
@@ -78,7 +80,7 @@ export class JetstreamConsumer {
     this.stream = new ReconnectingStream({
       ...deps.stream,
       url: () => this.url(),
-      onMessage: (data) => this.handle(data),
+      onMessages: (frames) => this.handleRun(frames),
       log: this.log,
     });
   }
@@ -134,43 +136,58 @@ export class JetstreamConsumer {
     return url.toString();
   }
 
-  private async handle(data: string): Promise<void> {
+  private async handleRun(frames: string[]): Promise<void> {
+    const events = frames.flatMap((data) => {
+      const event = this.parse(data);
+      return event ? [event] : [];
+    });
+    if (events.length === 0) return;
+    let membershipChanged = false;
+    const lastApplied = await this.deps.writer.write((tx, onCommit) => {
+      let stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;
+      let applied: JetstreamEvent | undefined;
+      for (const event of events) {
+        const timeUs = BigInt(event.time_us);
+        if (timeUs <= stored) continue;
+        if (this.apply(tx, onCommit, event)) membershipChanged = true;
+        // Never past this host's "now" (see MAX_CLOCK_SKEW_MS).
+        const nowUs = BigInt(Date.now()) * 1000n;
+        stored = timeUs < nowUs ? timeUs : nowUs;
+        applied = event;
+      }
+      if (applied) this.deps.cursors.save(tx, JETSTREAM_CURSOR, stored);
+      return applied;
+    });
+    if (!lastApplied) return;
+    this.lastEventUs = lastApplied.time_us;
+    if (membershipChanged) this.deps.onKnotsChanged(this.deps.membership.followedKnots());
+  }
+
+  /** The frame as an event to apply, or undefined (logged) when it is not one. */
+  private parse(data: string): JetstreamEvent | undefined {
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);
     } catch {
       this.log.warn("jetstream: skipping a frame that is not JSON", { bytes: data.length });
-      return;
+      return undefined;
     }
     if (!Value.Check(JetstreamEvent, parsed)) {
       const error = Value.Errors(JetstreamEvent, parsed).First();
       this.log.warn("jetstream: skipping an invalid event", {
         reason: error ? `${error.path || "/"}: ${error.message}` : "invalid",
       });
-      return;
+      return undefined;
     }
-    const event = parsed;
-    const timeUs = BigInt(event.time_us);
     const nowMs = Date.now();
-    if (event.time_us > (nowMs + MAX_CLOCK_SKEW_MS) * 1000) {
+    if (parsed.time_us > (nowMs + MAX_CLOCK_SKEW_MS) * 1000) {
       this.log.warn("jetstream: skipping an event dated in the future", {
-        time_us: event.time_us,
-        ahead_s: Math.round(event.time_us / 1_000_000 - nowMs / 1000),
+        time_us: parsed.time_us,
+        ahead_s: Math.round(parsed.time_us / 1_000_000 - nowMs / 1000),
       });
-      return;
+      return undefined;
     }
-    let membershipChanged = false;
-    const applied = await this.deps.writer.write((tx, onCommit) => {
-      const stored = this.deps.cursors.get(JETSTREAM_CURSOR) ?? 0n;
-      if (timeUs <= stored) return false;
-      membershipChanged = this.apply(tx, onCommit, event);
-      const nowUs = BigInt(Date.now()) * 1000n;
-      this.deps.cursors.save(tx, JETSTREAM_CURSOR, timeUs < nowUs ? timeUs : nowUs);
-      return true;
-    });
-    if (!applied) return;
-    this.lastEventUs = event.time_us;
-    if (membershipChanged) this.deps.onKnotsChanged(this.deps.membership.followedKnots());
+    return parsed;
   }
 
   /** Returns true when repos or members changed (the knot set may have). */

@@ -13,6 +13,12 @@
  * after the frame's handler is done with it (its effect durable, or the frame refused), so a
  * crash in between replays the frame instead of losing it.
  *
+ * A backlog arrives as runs of frames (see ws-client.ts). The handlers of a run start in frame
+ * order without waiting for one another, so their writes queue in that order and share one
+ * commit; the cursor then moves past the whole run in one more commit, once every handler of
+ * the run is done. If any handler fails, the cursor stays where it was and the run comes again
+ * after the reconnect (replays are harmless, as above).
+ *
  * A knot no longer followed forgets its cursor: if it is followed again later, it starts live
  * rather than replaying pushes made while this spindle was not in charge of its repos.
  */
@@ -44,7 +50,7 @@ export interface KnotStreamsDeps {
    */
   handlers: ReadonlyMap<string, KnotEventHandler>;
   log: Logger;
-  stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "log">>;
+  stream?: Partial<Omit<StreamOptions, "url" | "onMessage" | "onMessages" | "log">>;
 }
 
 const KNOT_CURSOR_PREFIX = "knot:";
@@ -120,12 +126,21 @@ export class KnotStreams {
         }
         return url.toString();
       },
-      onMessage: async (data) => {
-        const position = await this.handle(knot, data, log);
+      onMessages: async (frames) => {
+        const settled = await Promise.allSettled(
+          frames.map((data) => this.handle(knot, data, log)),
+        );
+        let position: bigint | undefined;
+        for (const outcome of settled) {
+          if (outcome.status === "rejected") throw outcome.reason;
+          if (outcome.value !== undefined && (position === undefined || outcome.value > position))
+            position = outcome.value;
+        }
         if (position === undefined) return;
+        const newest = position;
         await this.deps.writer.write((tx) => {
           const stored = this.deps.cursors.get(source) ?? 0n;
-          if (position > stored) this.deps.cursors.save(tx, source, position);
+          if (newest > stored) this.deps.cursors.save(tx, source, newest);
         });
       },
     });

@@ -7,8 +7,9 @@
  * sh.tangled.spindle.member record for this instance. Knots are followed only for repos owned
  * by such a DID, so a stranger's repo record naming us cannot make tack dial arbitrary hosts.
  */
-import { and, eq, inArray, or } from "drizzle-orm";
+import { and, eq, inArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
+import { prepareOnce } from "../db/prepare-once.ts";
 import { collaborators, knotCollaborators, members, repos } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
 import type {
@@ -31,10 +32,30 @@ export interface TrackedRepo {
 export type RepoOutcome = "tracked" | "untracked" | "repo-did-taken";
 
 export class Membership {
+  // Every knot frame asks these (knots announce every repo they host): prepared once.
+  private readonly repoByDidQuery;
+  private readonly memberQuery;
+
   constructor(
     private readonly db: Db,
     private readonly self: { ownerDid: string; hostname: string },
-  ) {}
+  ) {
+    this.repoByDidQuery = prepareOnce(() =>
+      db
+        .select()
+        .from(repos)
+        .where(eq(repos.repoDid, sql.placeholder("repoDid")))
+        .prepare(),
+    );
+    this.memberQuery = prepareOnce(() =>
+      db
+        .select({ subject: members.subject })
+        .from(members)
+        .where(eq(members.subject, sql.placeholder("did")))
+        .limit(1)
+        .prepare(),
+    );
+  }
 
   /**
    * A repo record naming this spindle is tracked; any other version of it is not. A repo DID
@@ -169,9 +190,7 @@ export class Membership {
   /** The owner or an admitted member. */
   isAllowed(did: string): boolean {
     if (did === this.self.ownerDid) return true;
-    return (
-      this.db.select().from(members).where(eq(members.subject, did)).limit(1).get() !== undefined
-    );
+    return this.memberQuery().get({ did }) !== undefined;
   }
 
   /**
@@ -185,7 +204,7 @@ export class Membership {
 
   /** The tracked repo with this repo DID, if any. */
   repoByDid(repoDid: string): TrackedRepo | undefined {
-    return this.db.select().from(repos).where(eq(repos.repoDid, repoDid)).get();
+    return this.repoByDidQuery().get({ repoDid });
   }
 
   /** The tracked repo of the sh.tangled.repo record `did`/`rkey`, if any. */

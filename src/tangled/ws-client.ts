@@ -3,9 +3,11 @@
  *
  * - The URL is rebuilt on every (re)connect, so it always carries the *stored* cursor, never the
  *   one from the first connect.
- * - Messages are handled one at a time, in arrival order, and each handler is awaited before
- *   the next starts: a consumer saves its cursor only after its handler is done with the event.
- *   While handlers fall behind, the socket is paused (TCP backpressure, bounded memory).
+ * - Messages are handled in arrival order, and each handler call is awaited before the next
+ *   starts: a consumer saves its cursor only after its handler is done with the event. With
+ *   `onMessages`, every frame that queued up while the previous call ran is handed over as one
+ *   run (in order), so a backlog costs one commit per run instead of one per frame. While
+ *   handlers fall behind, the socket is paused (TCP backpressure, bounded memory).
  * - A handler that throws is treated as transient: the connection is dropped and the event
  *   comes again from the stored cursor. (Handlers skip bad records themselves.)
  * - Reconnects back off exponentially with full jitter, capped (about a minute by default);
@@ -21,7 +23,9 @@ import type { Logger } from "../log.ts";
 export interface StreamOptions {
   /** Built on every connect, with the current cursor. */
   url: () => string;
-  onMessage: (data: string) => Promise<void>;
+  onMessage?: (data: string) => Promise<void>;
+  /** Handles a run of frames, in order; takes precedence over `onMessage`. */
+  onMessages?: (frames: string[]) => Promise<void>;
   log: Logger;
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -60,8 +64,13 @@ export class StreamBoard {
 /** Failures in a row after which disconnects are logged at warn, with their cause. */
 export const WARN_AFTER_FAILURES = 3;
 
-const PAUSE_AT = 256;
-const RESUME_AT = 32;
+/**
+ * The socket pauses once this many frames, or this many characters, wait unhandled; a run
+ * handed to `onMessages` is at most PAUSE_AT frames (a backlog's commits are per run).
+ */
+const PAUSE_AT = 1024;
+const PAUSE_AT_CHARS = 16 << 20;
+const RESUME_AT = 128;
 /**
  * Frames above this are dropped unread. Bun's client has no payload limit, so a hostile or
  * broken upstream could otherwise have us parse and store arbitrarily large records; real
@@ -72,6 +81,7 @@ export const MAX_FRAME_BYTES = 4 << 20;
 export class ReconnectingStream {
   private socket: WebSocket | undefined;
   private queue: string[] = [];
+  private queuedChars = 0;
   private processing: Promise<void> | undefined;
   private attempt = 0;
   private stopped = true;
@@ -113,6 +123,7 @@ export class ReconnectingStream {
     clearTimeout(this.idleTimer);
     this.socket?.close(1000, "consumer stopping");
     this.queue = [];
+    this.queuedChars = 0;
     await this.processing;
   }
 
@@ -167,7 +178,8 @@ export class ReconnectingStream {
         return;
       }
       this.queue.push(data);
-      if (this.queue.length >= PAUSE_AT) socket.pause();
+      this.queuedChars += data.length;
+      if (this.queue.length >= PAUSE_AT || this.queuedChars >= PAUSE_AT_CHARS) socket.pause();
       this.processing ??= this.drain(socket);
     });
     socket.addEventListener("ping", () => this.armIdle(socket));
@@ -196,14 +208,22 @@ export class ReconnectingStream {
 
   private async drain(socket: WebSocket): Promise<void> {
     try {
-      for (let data = this.queue.shift(); data !== undefined; data = this.queue.shift()) {
-        if (this.queue.length <= RESUME_AT && socket.isPaused) socket.resume();
+      for (;;) {
+        const run = this.options.onMessages
+          ? this.queue.splice(0, PAUSE_AT)
+          : this.queue.splice(0, 1);
+        if (run.length === 0) break;
+        for (const data of run) this.queuedChars -= data.length;
+        const low = this.queue.length <= RESUME_AT && this.queuedChars < PAUSE_AT_CHARS / 4;
+        if (low && socket.isPaused) socket.resume();
         try {
-          await this.options.onMessage(data);
+          if (this.options.onMessages) await this.options.onMessages(run);
+          else for (const data of run) await this.options.onMessage?.(data);
         } catch (error) {
           // Transient by contract: drop the connection and get the event again from the cursor.
           this.options.log.warn("stream: handler failed, reconnecting", { err: error });
           this.queue = [];
+          this.queuedChars = 0;
           socket.terminate();
           return;
         }
