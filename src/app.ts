@@ -56,6 +56,7 @@ export interface AppDeps {
   ownerDid: string;
   store: EventStore;
   lastBroadcastAt: () => number;
+  lastBroadcastCreated: () => bigint;
   workflows: Workflows;
   pipelines: Pipelines;
   membership: Membership;
@@ -121,6 +122,7 @@ export function createApp(deps: AppDeps) {
       eventsRoutes({
         store: deps.store,
         lastBroadcastAt: deps.lastBroadcastAt,
+        lastBroadcastCreated: deps.lastBroadcastCreated,
         sockets: deps.sockets,
         log,
         options: deps.events,

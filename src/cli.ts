@@ -37,6 +37,7 @@ Environment:
   TACK_DEV            false     dev mode: ws:// and http:// towards knots
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
+  TACK_EVENTS_BUFFER_CAP 64MiB  memory all /events subscribers' unsent frames may take
 ${catalog.map(providerLine).join("")}`;
 }
 

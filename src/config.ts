@@ -66,6 +66,12 @@ const CoreEnv = Type.Object({
     pattern: "^(?:0|[0-9]{1,6}[smhd])$",
     description: "how long to keep events, e.g. 30d, 72h or 0 to keep everything",
   }),
+  TACK_EVENTS_BUFFER_CAP: Type.String({
+    default: "64MiB",
+    pattern: "^[1-9][0-9]{0,5}(?:KiB|MiB|GiB)$",
+    description:
+      "the most memory all /events subscribers' unsent frames may take together, e.g. 64MiB",
+  }),
 });
 type CoreEnv = Static<typeof CoreEnv>;
 
@@ -95,6 +101,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Events (and finished build references) older than this are pruned; 0 keeps everything. */
   eventsRetentionMs: number;
+  /** Cap on all /events send buffers together (default 64 MiB; see src/http/events.ts). */
+  eventsBufferCapBytes?: number;
   /** Each enabled provider's config, by name (see src/providers/catalog.ts). */
   providers: ProviderConfigs;
 }
@@ -152,6 +160,7 @@ export function loadConfig(
       dev: /^(?:1|true|yes|on)$/.test(parsed.TACK_DEV),
       logLevel: parsed.TACK_LOG_LEVEL,
       eventsRetentionMs: parseDuration(parsed.TACK_EVENTS_RETENTION),
+      eventsBufferCapBytes: parseSize(parsed.TACK_EVENTS_BUFFER_CAP),
       providers: providerConfigs(parsed, catalog),
     },
     unknownVariables: Object.keys(env).filter(
@@ -166,6 +175,13 @@ const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 
 function parseDuration(text: string): number {
   if (text === "0") return 0;
   return Number(text.slice(0, -1)) * (UNIT_MS[text.slice(-1)] ?? 0);
+}
+
+const UNIT_BYTES: Record<string, number> = { KiB: 1 << 10, MiB: 1 << 20, GiB: 1 << 30 };
+
+/** "64MiB" → bytes; the schema pattern already guarantees the shape. */
+function parseSize(text: string): number {
+  return Number(text.slice(0, -3)) * (UNIT_BYTES[text.slice(-3)] ?? 0);
 }
 
 /** `tack backup` needs only the database path, not a full service configuration. */

@@ -339,6 +339,7 @@ export async function startTack(
       ownerDid: config.ownerDid,
       store,
       lastBroadcastAt: () => broker.lastBroadcastAt,
+      lastBroadcastCreated: () => broker.lastBroadcastCreated,
       workflows,
       pipelines,
       membership,
@@ -366,7 +367,10 @@ export async function startTack(
       metrics,
       health,
       statusPage,
-      events: overrides.events,
+      events: {
+        ...(config.eventsBufferCapBytes ? { bufferCapBytes: config.eventsBufferCapBytes } : {}),
+        ...overrides.events,
+      },
       webhookBodies: overrides.webhookBodies,
     }).listen({ hostname: config.listen.hostname, port: config.listen.port, reusePort: false });
   } catch (error) {

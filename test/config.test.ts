@@ -27,6 +27,7 @@ describe("loadConfig", () => {
       dev: false,
       logLevel: "info",
       eventsRetentionMs: 30 * 86_400_000,
+      eventsBufferCapBytes: 64 << 20,
       // The fake provider needs no account, so it is always on.
       providers: { fake: {} },
     });
@@ -205,5 +206,18 @@ describe("provider configuration", () => {
     expect(errorOf({ ...required, TACK_EVENTS_RETENTION: "a month" })).toStartWith(
       "TACK_EVENTS_RETENTION: invalid value",
     );
+  });
+
+  test("the /events buffer cap takes a size, 64 MiB by default", () => {
+    expect(loadConfig(required).config.eventsBufferCapBytes).toBe(64 << 20);
+    const cap = (value: string) =>
+      loadConfig({ ...required, TACK_EVENTS_BUFFER_CAP: value }).config.eventsBufferCapBytes;
+    expect(cap("512KiB")).toBe(512 << 10);
+    expect(cap("2GiB")).toBe(2 * 1024 ** 3);
+    for (const bad of ["0MiB", "64", "64MB", "-1MiB", "lots"]) {
+      expect(errorOf({ ...required, TACK_EVENTS_BUFFER_CAP: bad })).toStartWith(
+        "TACK_EVENTS_BUFFER_CAP: invalid value",
+      );
+    }
   });
 });

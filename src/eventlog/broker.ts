@@ -23,6 +23,8 @@ export class Broker {
   private publisher: TopicPublisher | undefined;
   /** Wall-clock ms of the last live fan-out; /events uses it to ping only idle sockets. */
   lastBroadcastAt = 0;
+  /** `created` of the last live fan-out: a live subscriber closed now resumes after it. */
+  lastBroadcastCreated = 0n;
   /** Called after each commit (metrics). */
   onPublish: (nsid: string) => void = () => {};
 
@@ -57,6 +59,7 @@ export class Broker {
   private broadcast(row: EventRow): void {
     this.onPublish(row.nsid);
     this.lastBroadcastAt = Date.now();
+    this.lastBroadcastCreated = row.created;
     this.publisher?.publish(TOPIC_EVENTS, encodeFrame(row));
   }
 }

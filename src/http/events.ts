@@ -15,6 +15,11 @@
  *   server's backpressure limit (closeOnBackpressureLimit); one stuck in backfill for
  *   STALL_TIMEOUT is closed with 1013 and a reason carrying its resume cursor. Either way it
  *   resumes by cursor and nobody else waits for it.
+ * - All subscribers' unsent frames together stay under `bufferCapBytes` (TACK_EVENTS_BUFFER_CAP,
+ *   64 MiB by default; checked four times a second): beyond it the subscribers whose buffers
+ *   have been backed up longest are closed with 1013 and their resume cursor until the rest fit,
+ *   and one that has not gone a moment later is cut, since its unsent frames are only freed
+ *   with the connection.
  * - A ping goes out after `pingIntervalMs` (30 s) without a frame.
  */
 import type { ServerWebSocket } from "bun";
@@ -33,12 +38,20 @@ const BACKFILL_HIGH_WATER = 1 << 20;
 export interface EventsOptions {
   pingIntervalMs: number;
   stallTimeoutMs: number;
+  bufferCapBytes: number;
+  /** How often the send buffers are summed against the cap. */
+  capCheckMs: number;
 }
 
 export const DEFAULT_EVENTS_OPTIONS: EventsOptions = {
   pingIntervalMs: 30_000,
   stallTimeoutMs: 60_000,
+  bufferCapBytes: 64 << 20,
+  capCheckMs: 250,
 };
+
+/** How long a subscriber closed over the cap may take to go before it is cut. */
+const CUT_AFTER_MS = 2_000;
 
 interface Subscriber {
   ws: ServerWebSocket<unknown>;
@@ -48,12 +61,16 @@ interface Subscriber {
   lastSentAt: number;
   /** Set while backfill waits for `drain`. */
   blockedSince: number | undefined;
+  /** Since when its send buffer has not been empty at a check (the stalest go first). */
+  backedUpSince: number | undefined;
 }
 
 export function eventsRoutes(deps: {
   store: EventStore;
   /** Wall-clock ms of the last live fan-out (Broker.lastBroadcastAt). */
   lastBroadcastAt: () => number;
+  /** `created` of the last live fan-out: where a live subscriber closed now resumes. */
+  lastBroadcastCreated: () => bigint;
   sockets: OpenSockets;
   log: Logger;
   options?: Partial<EventsOptions>;
@@ -101,8 +118,49 @@ export function eventsRoutes(deps: {
     if (more) setImmediate(() => pump(sub));
   };
 
+  /** Closes the subscribers backed up longest until all send buffers fit under the cap. */
+  const enforceCap = (now: number) => {
+    let total = 0;
+    const backedUp: { sub: Subscriber; bytes: number }[] = [];
+    for (const sub of subscribers.values()) {
+      if (sub.closed) continue;
+      const bytes = sub.ws.getBufferedAmount();
+      if (bytes === 0) {
+        sub.backedUpSince = undefined;
+        continue;
+      }
+      sub.backedUpSince ??= now;
+      total += bytes;
+      backedUp.push({ sub, bytes });
+    }
+    if (total <= options.bufferCapBytes) return;
+    backedUp.sort((a, b) => (a.sub.backedUpSince ?? now) - (b.sub.backedUpSince ?? now));
+    for (const { sub, bytes } of backedUp) {
+      if (total <= options.bufferCapBytes) break;
+      const live = deps.lastBroadcastCreated();
+      const cursor = sub.live && live > sub.cursor ? live : sub.cursor;
+      log.warn("events: closing a subscriber, send buffers over the cap", {
+        cursor,
+        buffered_bytes: bytes,
+        total_bytes: total,
+        cap_bytes: options.bufferCapBytes,
+      });
+      const ws = sub.ws;
+      ws.close(1013, `too slow; resume with ?cursor=${cursor}`);
+      setTimeout(() => {
+        if (ws.readyState !== 3) ws.terminate();
+      }, CUT_AFTER_MS).unref();
+      total -= bytes;
+    }
+  };
+
+  let lastCapCheck = 0;
   const tick = () => {
     const now = Date.now();
+    if (now - lastCapCheck >= options.capCheckMs) {
+      lastCapCheck = now;
+      enforceCap(now);
+    }
     for (const sub of subscribers.values()) {
       if (sub.blockedSince !== undefined && now - sub.blockedSince > options.stallTimeoutMs) {
         log.warn("events: closing stalled subscriber", { cursor: sub.cursor });
@@ -136,10 +194,11 @@ export function eventsRoutes(deps: {
           closed: false,
           lastSentAt: Date.now(),
           blockedSince: undefined,
+          backedUpSince: undefined,
         };
         subscribers.set(ws.id, sub);
         deps.sockets.add(raw, "events");
-        timer ??= setInterval(tick, Math.min(1000, options.pingIntervalMs / 2));
+        timer ??= setInterval(tick, Math.min(options.capCheckMs, options.pingIntervalMs / 2));
         log.debug("events: subscriber connected", { cursor: parsed.cursor });
         pump(sub);
       },

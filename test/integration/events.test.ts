@@ -123,6 +123,46 @@ describe("/events", () => {
     stalled.destroy();
   });
 
+  test("beyond the send-buffer cap the backed-up subscriber is closed with its cursor; a healthy one gets everything", async () => {
+    await using service = await startTestTack({
+      overrides: { events: { bufferCapBytes: 1 << 20, capCheckMs: 20 } },
+    });
+    const port = new URL(service.http).port;
+    const stalled = netConnect({ host: "127.0.0.1", port: Number(port) });
+    await new Promise<void>((resolve) => stalled.once("connect", () => resolve()));
+    stalled.write(
+      `GET /events?cursor=${BigInt(Date.now()) * 1_000_000n} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    const healthy = connect(`${service.ws}/events?cursor=${BigInt(Date.now()) * 1_000_000n}`);
+    await healthy.opened;
+    await until(() => service.tack.sockets.size === 2, "both subscribers registered");
+    stalled.pause();
+    const overCap = () =>
+      service.logs.some((l) => l.msg === "events: closing a subscriber, send buffers over the cap");
+    // Half a mebibyte at a time, each delivered to the healthy subscriber before the next:
+    // the stalled one's buffer grows past the 1 MiB cap long before Bun's 4 MiB limit.
+    let sent = 0;
+    while (!overCap() && sent < 24_000) {
+      await publishMany(service, 250, "x".repeat(2048));
+      sent += 250;
+      await healthy.waitFor(sent);
+    }
+    expect(overCap()).toBe(true);
+    expect(service.logs.some((l) => l.msg === "events: closing stalled subscriber")).toBe(false);
+    await until(() => service.tack.sockets.size === 1, "over-cap subscriber closed");
+    const frames = await healthy.waitFor(sent);
+    expect(frames.map(indexOf)).toEqual(Array.from({ length: sent }, (_, i) => i % 250));
+    // Its stream, read now, ends with a 1013 close frame naming where to resume.
+    const received: Buffer[] = [];
+    stalled.on("data", (chunk: Buffer) => received.push(chunk));
+    const ended = new Promise<void>((resolve) => stalled.once("close", () => resolve()));
+    stalled.resume();
+    await ended;
+    const tail = Buffer.concat(received).subarray(-200).toString("latin1");
+    expect(tail).toMatch(/too slow; resume with \?cursor=\d+/);
+    healthy.close();
+  });
+
   test("a subscriber stuck in backfill is closed with 1013 and its resume cursor", async () => {
     await using service = await startTestTack({ overrides: { events: { stallTimeoutMs: 300 } } });
     await publishMany(service, 400, "y".repeat(64 * 1024));
