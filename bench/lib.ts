@@ -1,4 +1,5 @@
 /** Shared plumbing of the benchmarks: server child processes, line protocol, result rows. */
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface Row {
@@ -235,3 +236,85 @@ export async function runWrk(options: {
     p99: Number(counters[4]),
   };
 }
+
+/**
+ * Runs each measurement `runs` times, alternating between them (A, B, A, B, …) so that a slow
+ * spell of this shared machine hits both sides alike; returns each side's spread.
+ */
+export async function alternate(
+  runs: number,
+  measurements: (() => Promise<number>)[],
+): Promise<Spread[]> {
+  const values: number[][] = measurements.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [i, measure] of measurements.entries()) values[i]?.push(await measure());
+  }
+  return values.map(spread);
+}
+
+/** A table row from two spreads. */
+export function row(
+  benchmark: string,
+  unit: string,
+  tack: Spread,
+  baseline: Spread,
+  higherIsBetter: boolean,
+): Row {
+  return {
+    benchmark,
+    unit,
+    tack: tack.median,
+    baseline: baseline.median,
+    tackRange: tack,
+    baselineRange: baseline,
+    higherIsBetter,
+  };
+}
+
+/** Starts a compiled bare server (bench/servers/<name>.ts) and waits for its port. */
+export async function startCompiled(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const binary = join(tmpdir(), `tack-bench-${name}`);
+  if (!compiled.has(name)) {
+    const build = Bun.spawn(
+      [
+        "bun",
+        "build",
+        "--compile",
+        "--production",
+        "--minify",
+        "--bytecode",
+        "--format=esm",
+        "--outfile",
+        binary,
+        join(import.meta.dir, "servers", `${name}.ts`),
+      ],
+      { stdout: "ignore", stderr: "inherit" },
+    );
+    if ((await build.exited) !== 0) throw new Error(`bench: cannot compile ${name}`);
+    compiled.add(name);
+  }
+  const child = Bun.spawn([binary], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, ...env },
+  });
+  const lines = lineReader(child.stdout);
+  const port = Number(/^ready (\d+)$/.exec(await lines.next())?.[1]);
+  return {
+    port,
+    pid: child.pid,
+    lines,
+    send: (line) => {
+      child.stdin.write(`${line}\n`);
+    },
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.exited;
+    },
+  };
+}
+const compiled = new Set<string>();

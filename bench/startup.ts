@@ -1,80 +1,111 @@
 /**
- * `bun bench/startup.ts`: compiled binary start to first HTTP 200 on GET /, for dist/tack
- * (opening and migrating a fresh database included) beside a compiled bare Bun.serve, median
- * of several runs each.
+ * `bun bench/startup.ts [--quick]`: process spawn to the first HTTP 200 on GET /, for the
+ * compiled tack (default logging) beside a compiled bare Bun.serve, on an empty database that
+ * was migrated before (an ordinary restart), a brand-new one (first start: every migration), and
+ * seeded databases of 10,000 and 1,000,000 events and finished workflows (100,000 with
+ * --quick), where start-up must not read finished work. Each run is the median of 5 starts;
+ * each row the median of 3 alternating runs, with min–max.
  */
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { $ } from "bun";
-import { median, type Row } from "./lib.ts";
+import {
+  alternate,
+  buildTack,
+  freePort,
+  median,
+  type Row,
+  row,
+  startCompiled,
+  startTackBinary,
+} from "./lib.ts";
+import { seedDatabase } from "./seed.ts";
 
-const RUNS = 7;
-const ROOT = join(import.meta.dir, "..");
+const STARTS = 5;
 
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = probe.port ?? 0;
-  probe.stop(true);
-  return port;
-}
-
-async function startToFirst200(command: string[], env: Record<string, string>): Promise<number> {
-  const port = await freePort();
-  const cwd = mkdtempSync(join(tmpdir(), "tack-bench-start-"));
-  const started = performance.now();
-  const child = Bun.spawn([...command.map((c) => c.replace("$PORT", String(port)))], {
-    cwd,
-    env: { ...env, PORT: String(port) },
-    stdout: "ignore",
-    stderr: "inherit",
-  });
-  for (;;) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/`);
-      if (response.status === 200) break;
-    } catch {
-      // not listening yet
+async function bareStart(): Promise<number> {
+  // Warm (compiled once, cached) before timing.
+  await (await startCompiled("bare-http")).stop();
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const port = freePort();
+    const started = performance.now();
+    const server = await startCompiled("bare-http", { PORT: String(port) });
+    for (;;) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/`);
+        await response.arrayBuffer();
+        if (response.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      await Bun.sleep(1);
     }
-    await Bun.sleep(1);
+    times.push(performance.now() - started);
+    await server.stop();
   }
-  const ms = performance.now() - started;
-  child.kill("SIGTERM");
-  await child.exited;
-  return ms;
+  return median(times);
 }
 
-export async function runStartup(): Promise<Row[]> {
-  const tackBinary = join(ROOT, "dist", "tack");
-  if (!existsSync(tackBinary)) await $`bun run build`.cwd(ROOT).quiet();
-  const bareBinary = join(tmpdir(), "tack-bench-bare-http");
-  await $`bun build --compile --production --minify --bytecode --format=esm --outfile ${bareBinary} ${join(import.meta.dir, "servers", "bare-http.ts")}`.quiet();
-  const tackEnv = {
-    TACK_HOSTNAME: "bench.test",
-    TACK_OWNER_DID: "did:plc:bench",
-    TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
-    TACK_LOG_LEVEL: "error",
-  };
-  const tack: number[] = [];
-  const bare: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    bare.push(await startToFirst200([bareBinary], {}));
-    tack.push(await startToFirst200([tackBinary, "-addr", "127.0.0.1:$PORT"], tackEnv));
+async function tackStart(db: () => string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const tack = await startTackBinary(db(), { TACK_EVENTS_RETENTION: "0" });
+    times.push(tack.startMs);
+    await tack.stop();
   }
-  return [
-    {
-      benchmark: "binary start to first 200",
-      unit: "ms",
-      tack: median(tack),
-      baseline: median(bare),
-      higherIsBetter: false,
-    },
-  ];
+  return median(times);
+}
+
+export async function runStartup(options: { quick?: boolean } = {}): Promise<Row[]> {
+  await buildTack();
+  const dir = mkdtempSync(join(tmpdir(), "tack-bench-start-"));
+  const runs = options.quick ? 1 : 3;
+  const large = options.quick ? 100_000 : 1_000_000;
+  const seeded = (n: number) =>
+    seedDatabase(join(tmpdir(), "tack-bench-seed", `start-${n}.db`), { events: n, workflows: n });
+  const empty = join(dir, "empty.db");
+  // Migrated once: every timed start below is a restart.
+  await (await startTackBinary(empty)).stop();
+  let fresh = 0;
+  const small = seeded(10_000);
+  const big = seeded(large);
+  // One untimed start each, so the page cache holds what a running host's would.
+  for (const db of [small, big]) await (await startTackBinary(db)).stop();
+  try {
+    const [bare, restart, first, tenK, many] = await alternate(runs, [
+      bareStart,
+      () => tackStart(() => empty),
+      () => tackStart(() => join(dir, `fresh-${fresh++}.db`)),
+      () => tackStart(() => small),
+      () => tackStart(() => big),
+    ]);
+    if (!bare || !restart || !first || !tenK || !many) throw new Error("startup: missing runs");
+    const n = (count: number) => count.toLocaleString("en-US");
+    return [
+      row("binary start to first 200, empty database", "ms", restart, bare, false),
+      row("binary start to first 200, new database (first start)", "ms", first, bare, false),
+      row(
+        `binary start to first 200, ${n(10_000)} events + ${n(10_000)} finished workflows`,
+        "ms",
+        tenK,
+        bare,
+        false,
+      ),
+      row(
+        `binary start to first 200, ${n(large)} events + ${n(large)} finished workflows`,
+        "ms",
+        many,
+        bare,
+        false,
+      ),
+    ];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (import.meta.main) {
-  const [row] = await runStartup();
-  console.log(
-    `start to first 200: tack ${row?.tack.toFixed(1)} ms, bare Bun ${row?.baseline.toFixed(1)} ms`,
-  );
+  const { printTable } = await import("./lib.ts");
+  printTable(await runStartup({ quick: process.argv.includes("--quick") }));
 }

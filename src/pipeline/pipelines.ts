@@ -94,20 +94,18 @@ export class Pipelines {
    * newest `created`, and the greatest TID tack minted (knots' TIDs are theirs, not ours).
    */
   static highWater(db: Db): { created?: bigint; tid?: string } {
-    const row = db
-      .select({ created: max(pipelines.created) })
-      .from(pipelines)
-      .get();
-    // The partial index's own condition, literally, or SQLite will not use it.
-    const tid = db
-      .select({ rkey: max(pipelines.rkey) })
-      .from(pipelines)
-      .where(sql.raw("origin = 'tack'"))
+    // Plain SQL: read once at start-up, where building a drizzle query costs more than the
+    // read. `origin = 'tack'` is the partial index's own condition, literally, or SQLite would
+    // not use it.
+    const row = db.$client
+      .query<{ created: bigint | null; tid: string | null }, []>(
+        "SELECT (SELECT max(created) FROM pipelines) AS created, (SELECT max(rkey) FROM pipelines WHERE origin = 'tack') AS tid",
+      )
       .get();
     return {
       created:
         row?.created === null || row?.created === undefined ? undefined : BigInt(row.created),
-      tid: tid?.rkey ?? undefined,
+      tid: row?.tid ?? undefined,
     };
   }
 
