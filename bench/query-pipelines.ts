@@ -1,62 +1,82 @@
 /**
- * `bun bench/query-pipelines.ts`: sh.tangled.ci.queryPipelines as the appview calls it (one
- * repo, limit 30) against a log of 100,000 pipelines over 100 repos, answered by tack's real
- * service (indexed page + count + each pipeline's workflows), beside a bare Bun.serve sending
- * the same JSON body from memory. Requests/s with 32 in flight, measured at the client.
+ * `bun bench/query-pipelines.ts [--quick]`: sh.tangled.ci.queryPipelines as the appview calls
+ * it (one repo, limit 30), under wrk with 32 connections cycling over 100 repos, against the
+ * compiled tack on a seeded log of 1,000,000 pipelines (100,000 with --quick; one finished
+ * workflow each) beside a compiled bare Bun.serve sending one such page from memory. Median of
+ * 3 alternating runs (1 with --quick), with min–max.
  */
-import { format, type Row, startServer } from "./lib.ts";
 
-const PIPELINES = 100_000;
-const REPOS = 100;
-const REQUESTS = 5_000;
-const CONCURRENCY = 32;
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  alternate,
+  buildTack,
+  type Row,
+  row,
+  runWrk,
+  startCompiled,
+  startTackBinary,
+} from "./lib.ts";
+import { seedDatabase } from "./seed.ts";
 
-function url(port: number, repo: number): string {
-  const did = `did:plc:benchrepo${String(repo).padStart(15, "0")}`;
-  return `http://127.0.0.1:${port}/xrpc/sh.tangled.ci.queryPipelines?repo=${did}&limit=30`;
-}
+const SCRIPT = join(import.meta.dir, "wrk", "query-pipelines.lua");
 
-async function load(port: number): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < REQUESTS) {
-      const response = await fetch(url(port, next++ % REPOS));
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`queryPipelines answered ${response.status}`);
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return REQUESTS / ((performance.now() - started) / 1000);
-}
-
-export async function runQueryPipelines(): Promise<Row[]> {
-  const tackServer = await startServer("query-pipelines-tack", {
-    BENCH_PIPELINES: String(PIPELINES),
-    BENCH_REPOS: String(REPOS),
+export async function runQueryPipelines(options: { quick?: boolean } = {}): Promise<Row[]> {
+  await buildTack();
+  const count = options.quick ? 100_000 : 1_000_000;
+  const db = seedDatabase(join(tmpdir(), "tack-bench-seed", `start-${count}.db`), {
+    events: count,
+    workflows: count,
   });
-  const body = await (await fetch(url(tackServer.port, 0))).text();
-  await load(tackServer.port); // warm-up
-  const tack = await load(tackServer.port);
-  await tackServer.stop();
-  const bare = await startServer("query-pipelines-baseline", { BENCH_BODY: body });
-  await load(bare.port);
-  const baseline = await load(bare.port);
-  await bare.stop();
-  return [
-    {
-      benchmark: `queryPipelines, limit 30, ${format(PIPELINES)} pipelines in the log`,
-      unit: "requests/s",
-      tack,
-      baseline,
-      higherIsBetter: true,
+  const seconds = options.quick ? 2 : 5;
+  let body = "";
+  const wrk = async (port: number) => {
+    const result = await runWrk({
+      url: `http://127.0.0.1:${port}`,
+      script: SCRIPT,
+      seconds,
+      connections: 32,
+      env: { BENCH_REPOS: "100" },
+    });
+    if (result.wrong > 0) throw new Error(`queryPipelines: ${result.wrong} answers were not 200`);
+    return result.perSecond;
+  };
+  const [tack, bare] = await alternate(options.quick ? 1 : 3, [
+    async () => {
+      const server = await startTackBinary(db, { TACK_EVENTS_RETENTION: "0" });
+      try {
+        body ||= await (
+          await fetch(
+            `http://127.0.0.1:${server.port}/xrpc/sh.tangled.ci.queryPipelines?repo=did:plc:benchrepo000000000000000&limit=30`,
+          )
+        ).text();
+        return await wrk(server.port);
+      } finally {
+        await server.stop();
+      }
     },
+    async () => {
+      const server = await startCompiled("query-pipelines-baseline", { BENCH_BODY: body });
+      try {
+        return await wrk(server.port);
+      } finally {
+        await server.stop();
+      }
+    },
+  ]);
+  if (!tack || !bare) throw new Error("queryPipelines: missing runs");
+  return [
+    row(
+      `queryPipelines, limit 30, ${count.toLocaleString("en-US")} pipelines in the log`,
+      "requests/s",
+      tack,
+      bare,
+      true,
+    ),
   ];
 }
 
 if (import.meta.main) {
-  const [row] = await runQueryPipelines();
-  console.log(
-    `queryPipelines: tack ${format(row?.tack ?? 0)} requests/s, bare Bun ${format(row?.baseline ?? 0)} requests/s`,
-  );
+  const { printTable } = await import("./lib.ts");
+  printTable(await runQueryPipelines({ quick: process.argv.includes("--quick") }));
 }

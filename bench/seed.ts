@@ -17,6 +17,8 @@ import { encodeTid } from "../src/eventlog/tid.ts";
 export const SEED_KNOT = "knot.bench.example";
 /** 2026-11-26T00:00:00Z: every seeded row is older than any run of a benchmark. */
 const BASE_MS = 1_795_651_200_000;
+/** Seeded pending workflow `i` has the pipeline TID of SEED_BASE_MICROS + i. */
+export const SEED_BASE_MICROS = BigInt(BASE_MS) * 1000n;
 
 export interface SeedOptions {
   events: number;
@@ -27,6 +29,11 @@ export interface SeedOptions {
    * `spawned_at`, so start-up does not poll a CI for them): what webhooks move forward.
    */
   buildkitePending?: number;
+  /**
+   * A finished Buildkite build per finished workflow, and 20 unfinished ones: what
+   * reconciliation walks past.
+   */
+  builds?: boolean;
 }
 
 /** The build of seeded pending Buildkite workflow `i`. */
@@ -35,14 +42,14 @@ export function seededBuild(i: number) {
     uuid: `0b0b0b0b-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
     number: i + 1,
     knot: SEED_KNOT,
-    pipelineRkey: encodeTid(BigInt(BASE_MS) * 1000n + BigInt(i), 11),
+    pipelineRkey: encodeTid(SEED_BASE_MICROS + BigInt(i), 11),
     workflow: "ci.yml",
   };
 }
 
 /** Creates (or reuses, when it exists with the same sizes) a seeded database at `path`. */
 export function seedDatabase(path: string, options: SeedOptions): string {
-  const marker = `${path}.seeded-${options.events}-${options.workflows}-${options.buildkitePending ?? 0}`;
+  const marker = `${path}.seeded-${options.events}-${options.workflows}-${options.buildkitePending ?? 0}-${options.builds ? "builds" : ""}`;
   if (existsSync(path) && existsSync(marker)) return path;
   mkdirSync(dirname(path), { recursive: true });
   const opened = openDb(path);
@@ -63,6 +70,10 @@ export function seedDatabase(path: string, options: SeedOptions): string {
     `INSERT INTO workflows (knot, pipeline_rkey, name, provider, options, context, status, error,
        last_status_sec, last_event_created, started_at, finished_at, spawned_at, created_at, updated_at)
      VALUES ($knot, $rkey, 'ci.yml', 'fake', '{}', '{}', 'success', NULL, $sec, $created, $iso, $iso, $at, $at, $at)`,
+  );
+  const finishedBuild = sqlite.prepare(
+    `INSERT INTO buildkite_builds (build_uuid, knot, pipeline_rkey, workflow, org, pipeline, number, web_url, state, last_seen_at, created_at)
+     VALUES ($uuid, $knot, $rkey, 'ci.yml', 'bench', 'bench', $number, NULL, $state, $at, $at)`,
   );
   const total = Math.max(options.events, options.workflows);
   const chunk = 50_000;
@@ -115,6 +126,17 @@ export function seedDatabase(path: string, options: SeedOptions): string {
             iso,
             at: ms,
           });
+          if (options.builds) {
+            finishedBuild.run({
+              uuid: `f1f1f1f1-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
+              knot: SEED_KNOT,
+              rkey: pipelineRkey,
+              number: i + 1,
+              // The last 20 are still running: reconciliation's whole work list.
+              state: i >= options.workflows - 20 ? "running" : "passed",
+              at: ms,
+            });
+          }
         }
       }
     })();
