@@ -8,8 +8,9 @@
  * `bun bench/seed.ts <path> <events> <finished workflows>` builds one by hand.
  */
 import { Database } from "bun:sqlite";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
+import journal from "../drizzle/meta/_journal.json" with { type: "json" };
 import { openDb } from "../src/db/client.ts";
 import { runMigrations } from "../src/db/migrate.ts";
 import { encodeTid } from "../src/eventlog/tid.ts";
@@ -49,9 +50,14 @@ export function seededBuild(i: number) {
 
 /** Creates (or reuses, when it exists with the same sizes) a seeded database at `path`. */
 export function seedDatabase(path: string, options: SeedOptions): string {
-  const marker = `${path}.seeded-${options.events}-${options.workflows}-${options.buildkitePending ?? 0}-${options.builds ? "builds" : ""}`;
+  // The newest migration's stamp too: a database seeded under another schema is seeded again.
+  const schema = journal.entries.at(-1)?.when ?? 0;
+  const marker = `${path}.seeded-${schema}-${options.events}-${options.workflows}-${options.buildkitePending ?? 0}-${options.builds ? "builds" : ""}`;
   if (existsSync(path) && existsSync(marker)) return path;
   mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true });
+  rmSync(`${path}-wal`, { force: true });
+  rmSync(`${path}-shm`, { force: true });
   const opened = openDb(path);
   runMigrations(opened.db);
   opened.close();

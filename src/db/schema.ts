@@ -59,8 +59,6 @@ export const workflows = sqliteTable(
     index("workflows_unfinished")
       .on(table.provider, table.status)
       .where(sql.raw(WORKFLOW_UNFINISHED)),
-    // Retention keeps each workflow's latest status event: one lookup per candidate event.
-    index("workflows_last_event_created").on(table.lastEventCreated),
     // Retention of finished workflows, oldest first.
     index("workflows_finished_updated_at")
       .on(table.updatedAt)
@@ -70,7 +68,8 @@ export const workflows = sqliteTable(
 
 /**
  * Owner: src/pipeline/workflows.ts (kept by triggers on `workflows`, see the migration that
- * creates it). How many workflows are in each status, so /metrics does not count the table.
+ * creates it). How many workflows ended in each terminal status, so /metrics does not count
+ * the table (unfinished ones are counted through their partial index).
  */
 export const workflowCounts = sqliteTable("workflow_counts", {
   status: text("status").primaryKey(),

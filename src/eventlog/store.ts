@@ -12,10 +12,15 @@ import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { events, workflows } from "../db/schema.ts";
 import type { Tx } from "../db/writer.ts";
+import { NSID_PIPELINE_STATUS } from "../pipeline/status.ts";
 import { canonicalJson, type JsonValue } from "./canonical-json.ts";
 import { CreatedClock } from "./clock.ts";
 import type { EventRow } from "./envelope.ts";
 import { decodeTid, isTid, TidClock } from "./tid.ts";
+
+/** A status record's `pipeline` is `at://did:web:<knot>/sh.tangled.pipeline/<rkey>` (pipelineUri). */
+const AT_URI_PREFIX = "at://did:web:";
+const PIPELINE_PATH = "/sh.tangled.pipeline/";
 
 export class EventStore {
   private readonly created: CreatedClock;
@@ -106,8 +111,18 @@ export class EventStore {
    * stays replayable. Returns how many rows went.
    */
   pruneBefore(tx: Tx, cutoff: bigint, limit: number): number {
-    // One indexed lookup per candidate row, not a list of every workflow's latest event.
-    const latest = sql`EXISTS (SELECT 1 FROM ${workflows} WHERE ${workflows.lastEventCreated} = ${events.created})`;
+    // A status event names its workflow (pipeline at-uri and name): one primary-key lookup per
+    // candidate row tells whether it is that workflow's latest, with no index to keep up on
+    // every status change and no list of every workflow's latest event.
+    const pipeline = sql`json_extract(${events.event}, '$.pipeline')`;
+    const rest = sql`substr(${pipeline}, ${AT_URI_PREFIX.length + 1})`;
+    const slash = sql`instr(${rest}, '/')`;
+    const latest = sql`(${events.nsid} = ${sql.raw(`'${NSID_PIPELINE_STATUS}'`)} AND EXISTS (
+      SELECT 1 FROM ${workflows}
+      WHERE ${workflows.knot} = substr(${rest}, 1, ${slash} - 1)
+        AND ${workflows.pipelineRkey} = substr(${rest}, ${slash} + ${PIPELINE_PATH.length})
+        AND ${workflows.name} = json_extract(${events.event}, '$.workflow')
+        AND ${workflows.lastEventCreated} = ${events.created}))`;
     const old = and(lt(events.created, cutoff), not(latest));
     return pruneBatch(tx, events, old, limit, events.created);
   }

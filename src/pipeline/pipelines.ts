@@ -331,7 +331,7 @@ export class Pipelines {
  * retained: retention of finished workflows keeps those whose pipeline can still be shown.
  */
 export function pipelineRetained(knot: SQLiteColumn, rkey: SQLiteColumn): SQL {
-  return sql`EXISTS (SELECT 1 FROM ${pipelines} WHERE ${pipelines.knot} = ${knot} AND ${pipelines.rkey} = ${rkey})`;
+  return sql`(EXISTS (SELECT 1 FROM ${pipelines} WHERE ${pipelines.knot} = ${knot} AND ${pipelines.rkey} = ${rkey}))`;
 }
 
 export function repoKey(trigger: TriggerMetadata): string {

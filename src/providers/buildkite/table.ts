@@ -37,8 +37,9 @@ export const buildkiteBuilds = sqliteTable(
   },
   (table) => [
     index("buildkite_builds_workflow").on(table.knot, table.pipelineRkey, table.workflow),
-    // Reconciliation's work list, quietest first, without scanning finished builds.
-    index("buildkite_builds_unfinished").on(table.lastSeenAt).where(sql.raw(BUILD_UNFINISHED)),
+    // Reconciliation's work list without reading finished work. On the creation time, which
+    // never changes: sightings (last_seen_at) leave this index alone.
+    index("buildkite_builds_unfinished").on(table.createdAt).where(sql.raw(BUILD_UNFINISHED)),
     // Retention: finished builds are among the old ones (a build is seen after it is created).
     index("buildkite_builds_created_at").on(table.createdAt),
   ],

@@ -37,8 +37,9 @@ export const githubRuns = sqliteTable(
   },
   (table) => [
     index("github_runs_workflow").on(table.knot, table.pipelineRkey, table.workflow),
-    // Reconciliation's work list without scanning runs that are over.
-    index("github_runs_open").on(table.lastSeenAt).where(sql.raw(RUN_OPEN)),
+    // Reconciliation's work list without reading finished work. On the creation time, which
+    // never changes: sightings (last_seen_at) leave this index alone.
+    index("github_runs_open").on(table.createdAt).where(sql.raw(RUN_OPEN)),
     // Retention: runs that are over are among the old ones (a run is seen after it is created).
     index("github_runs_created_at").on(table.createdAt),
   ],

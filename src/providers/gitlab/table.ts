@@ -41,8 +41,9 @@ export const gitlabPipelines = sqliteTable(
   },
   (table) => [
     index("gitlab_pipelines_workflow").on(table.knot, table.pipelineRkey, table.workflow),
-    // Reconciliation's work list without scanning pipelines that are over.
-    index("gitlab_pipelines_open").on(table.lastSeenAt).where(sql.raw(PIPELINE_OPEN)),
+    // Reconciliation's work list without reading finished work. On the creation time, which
+    // never changes: sightings (last_seen_at) leave this index alone.
+    index("gitlab_pipelines_open").on(table.createdAt).where(sql.raw(PIPELINE_OPEN)),
     // Retention: pipelines that are over are among the old ones (seen after created).
     index("gitlab_pipelines_created_at").on(table.createdAt),
   ],
