@@ -12,9 +12,6 @@
  *   unfinished; median of 20).
  * Start-up at both sizes is in bench/startup.ts.
  */
-
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { openDb } from "../src/db/client.ts";
 import type { Tx } from "../src/db/writer.ts";
 import { Writer } from "../src/db/writer.ts";
@@ -24,7 +21,7 @@ import { Pipelines } from "../src/pipeline/pipelines.ts";
 import { Workflows } from "../src/pipeline/workflows.ts";
 import { BuildkiteBuilds } from "../src/providers/buildkite/builds.ts";
 import { buildTack, median, type Row, row, spread, startTackBinary } from "./lib.ts";
-import { seedDatabase } from "./seed.ts";
+import { seededLog } from "./seed.ts";
 
 /** Seeded row i is dated BASE + i/10 ms: rows 0…999 are older than BASE + 100 ms. */
 const CUTOFF_MS = 1_795_651_200_000 + 100;
@@ -123,13 +120,7 @@ function reconcile(db: string): number {
 export async function runFlat(options: { quick?: boolean } = {}): Promise<Row[]> {
   await buildTack();
   const large = options.quick ? 100_000 : 1_000_000;
-  const seed = (n: number) =>
-    seedDatabase(join(tmpdir(), "tack-bench-seed", `flat-${n}.db`), {
-      events: n,
-      workflows: n,
-      builds: true,
-    });
-  const sizes = [seed(10_000), seed(large)];
+  const sizes = [seededLog(10_000), seededLog(large)];
   const results = [];
   for (const db of sizes) {
     results.push({

@@ -6,7 +6,6 @@
  * 3 alternating runs (1 with --quick), with min–max.
  */
 
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   alternate,
@@ -17,17 +16,14 @@ import {
   startCompiled,
   startTackBinary,
 } from "./lib.ts";
-import { seedDatabase } from "./seed.ts";
+import { seededLog } from "./seed.ts";
 
 const SCRIPT = join(import.meta.dir, "wrk", "query-pipelines.lua");
 
 export async function runQueryPipelines(options: { quick?: boolean } = {}): Promise<Row[]> {
   await buildTack();
   const count = options.quick ? 100_000 : 1_000_000;
-  const db = seedDatabase(join(tmpdir(), "tack-bench-seed", `start-${count}.db`), {
-    events: count,
-    workflows: count,
-  });
+  const db = seededLog(count);
   const seconds = options.quick ? 2 : 5;
   let body = "";
   const wrk = async (port: number) => {

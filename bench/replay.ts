@@ -7,10 +7,9 @@
  * same frames (the raw limit). Median of 3 alternating runs, with min–max.
  */
 
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { alternate, buildTack, type Row, row, startCompiled, startTackBinary } from "./lib.ts";
-import { seedDatabase } from "./seed.ts";
+import { seededLog } from "./seed.ts";
 import { countFrames } from "./ws-counter.ts";
 
 async function replayRate(port: number, path: string, events: number): Promise<number> {
@@ -37,10 +36,7 @@ async function scanRate(db: string): Promise<number> {
 export async function runReplay(options: { quick?: boolean } = {}): Promise<Row[]> {
   await buildTack();
   const events = options.quick ? 100_000 : 1_000_000;
-  const db = seedDatabase(join(tmpdir(), "tack-bench-seed", `replay-${events}.db`), {
-    events,
-    workflows: 0,
-  });
+  const db = seededLog(events);
   const runs = options.quick ? 1 : 3;
   const [tack, bare, scan] = await alternate(runs, [
     async () => {

@@ -9,7 +9,8 @@
  */
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import journal from "../drizzle/meta/_journal.json" with { type: "json" };
 import { openDb } from "../src/db/client.ts";
 import { runMigrations } from "../src/db/migrate.ts";
@@ -46,6 +47,18 @@ export function seededBuild(i: number) {
     pipelineRkey: encodeTid(SEED_BASE_MICROS + BigInt(i), 11),
     workflow: "ci.yml",
   };
+}
+
+/**
+ * The shared seeded database of `n` events, finished workflows with their pipelines, and
+ * finished Buildkite builds (see `builds`), cached between runs under the temporary directory.
+ */
+export function seededLog(n: number): string {
+  return seedDatabase(join(tmpdir(), "tack-bench-seed", `log-${n}.db`), {
+    events: n,
+    workflows: n,
+    builds: true,
+  });
 }
 
 /** Creates (or reuses, when it exists with the same sizes) a seeded database at `path`. */

@@ -19,7 +19,7 @@ import {
   startCompiled,
   startTackBinary,
 } from "./lib.ts";
-import { seedDatabase } from "./seed.ts";
+import { seededLog } from "./seed.ts";
 
 const STARTS = 5;
 
@@ -62,8 +62,7 @@ export async function runStartup(options: { quick?: boolean } = {}): Promise<Row
   const dir = mkdtempSync(join(tmpdir(), "tack-bench-start-"));
   const runs = options.quick ? 1 : 3;
   const large = options.quick ? 100_000 : 1_000_000;
-  const seeded = (n: number) =>
-    seedDatabase(join(tmpdir(), "tack-bench-seed", `start-${n}.db`), { events: n, workflows: n });
+  const seeded = seededLog;
   const empty = join(dir, "empty.db");
   // Migrated once: every timed start below is a restart.
   await (await startTackBinary(empty)).stop();
