@@ -399,7 +399,9 @@ export async function startTack(
   });
 
   // Finish what a previous process left half done, in the background: it may wait on a CI,
-  // and the HTTP side (health, /events, webhooks) must not wait with it.
+  // and the HTTP side (health, /events, webhooks) must not wait with it. One turn of the event
+  // loop first, so requests already waiting are answered before the recovery reads.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   runner.recover();
   eventRunner.recover();
   pulls.recover();
