@@ -27,9 +27,10 @@ import type {
   WorkflowStore,
 } from "./provider.ts";
 import { Redactor } from "./redact.ts";
+import { sourcehut } from "./sourcehut/index.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
-export const CATALOG = [fake, buildkite, github] as const;
+export const CATALOG = [fake, buildkite, github, sourcehut] as const;
 
 type Catalogued = (typeof CATALOG)[number];
 
