@@ -117,9 +117,9 @@ function manifestProblem(text: string): string | undefined {
   let manifest: Record<string, unknown>;
   try {
     const document: unknown = Bun.YAML.parse(text);
-    if (Array.isArray(document)) return "must be one YAML document, not several";
+    // (Several YAML documents parse to a list too: either way, not one manifest.)
     if (!isMapping(document))
-      return "must be a build manifest (a YAML mapping with image: and tasks:)";
+      return "must be a build manifest (one YAML mapping with image: and tasks:)";
     manifest = document;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
