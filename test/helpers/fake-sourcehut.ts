@@ -650,6 +650,19 @@ export class FakeSourcehut {
     return [...this.jobs.values()].filter((job) => job.manifest.includes(text));
   }
 
+  /** A job made elsewhere (the web UI, another tool) for the token's owner, as submit makes it. */
+  seedJob(args: { manifest: string; note: string | null; tags: string[] }): FakeJob {
+    const identity = this.tokens.get(SOURCEHUT_TOKEN);
+    if (!identity) throw new Error("fake sourcehut: no default token");
+    const hook = this.onSubmit;
+    this.onSubmit = undefined;
+    try {
+      return this.job(this.submit({ ...args, secrets: false }, identity).id);
+    } finally {
+      this.onSubmit = hook;
+    }
+  }
+
   /** The jobs submitted for one Tangled workflow (by the TACK_* variables in their manifest). */
   jobsFor(pipelineRkey: string, workflow: string): FakeJob[] {
     return [...this.jobs.values()].filter(
