@@ -651,13 +651,14 @@ export class FakeSourcehut {
   }
 
   /** A job made elsewhere (the web UI, another tool) for the token's owner, as submit makes it. */
-  seedJob(args: { manifest: string; note: string | null; tags: string[] }): FakeJob {
+  seedJob(args: { manifest?: string; note: string | null; tags: string[] }): FakeJob {
     const identity = this.tokens.get(SOURCEHUT_TOKEN);
     if (!identity) throw new Error("fake sourcehut: no default token");
     const hook = this.onSubmit;
     this.onSubmit = undefined;
     try {
-      return this.job(this.submit({ ...args, secrets: false }, identity).id);
+      const manifest = args.manifest ?? "image: alpine/edge\ntasks:\n  - build: make\n";
+      return this.job(this.submit({ ...args, manifest, secrets: false }, identity).id);
     } finally {
       this.onSubmit = hook;
     }
