@@ -20,11 +20,15 @@ import {
 describe("sourcehut cancel", () => {
   test("a running job is cancelled on sourcehut; no status is published for it", async () => {
     const sourcehut = startFakeSourcehut();
-    const tack = sourcehutProvider(sourcehut);
+    // No poll of its own in the test's time: only what cancel does can show.
+    const tack = sourcehutProvider(sourcehut, {
+      tuning: { minPollMs: 600_000, maxPollMs: 600_000 },
+    });
     const id = newWorkflowId();
     await dispatchSourcehut(tack, id);
     const job = sourcehut.lastJob();
     sourcehut.start(job.id);
+    await tack.provider.resume(tack.workflows.unfinished("sourcehut"));
     await until(() => tack.workflows.get(id)?.status === "running", "running");
     await tack.provider.cancel(tack.workflows.get(id) ?? expect.unreachable());
     expect(sourcehut.job(job.id).status).toBe("CANCELLED");
@@ -47,10 +51,11 @@ describe("sourcehut cancel", () => {
     const second = sourcehutProvider(sourcehut, { path });
     await second.provider.resume(second.workflows.unfinished("sourcehut"));
     sourcehut.start(job.id);
-    await until(() => sourcehut.job(job.id).status === "CANCELLED", "cancelled once running");
-    expect(
-      second.logs.some((line) => line.msg === "sourcehut: cancelled a job once it started"),
-    ).toBe(true);
+    await until(
+      () => second.logs.some((line) => line.msg === "sourcehut: cancelled a job once it started"),
+      "the poller cancelled it once it ran",
+    );
+    expect(sourcehut.job(job.id).status).toBe("CANCELLED");
     await until(() => second.workflows.get(id)?.status === "cancelled", "the poll reports it");
   });
 
