@@ -28,7 +28,7 @@ import { createNudgeHandler } from "./webhook.ts";
 
 export const sourcehut = {
   name: PROVIDER,
-  title: "sourcehut builds",
+  title: "sourcehut (builds.sr.ht)",
   docs: "docs/sourcehut.md",
   env: SOURCEHUT_ENV,
   enabledBy: "TACK_SOURCEHUT_TOKEN",

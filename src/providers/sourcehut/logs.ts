@@ -181,20 +181,22 @@ class JobLogReader {
     const lines: LogLine[] = [];
     if (!this.master) {
       this.master = master;
-      lines.push(systemControl(0, "start", master.name));
-      lines.push(dataLine(0, `builds.sr.ht job #${job.id} on ${row.instance}`));
+      lines.push(systemControl(0, "start", master.name, this.now()));
+      lines.push(
+        dataLine(0, `builds.sr.ht job #${job.id} on ${row.instance}`, "stdout", this.now()),
+      );
     }
     const masterRead = reads.get(master);
     if (masterRead) lines.push(...this.masterLines(master, masterRead.chunks));
     for (const { block, status } of taskBlocks) {
       if (!this.tasks.has(block.name)) {
         this.tasks.set(block.name, block);
-        lines.push(controlLine(block.stepId, "start", block.name));
+        lines.push(controlLine(block.stepId, "start", block.name, undefined, this.now()));
       }
       if (block.ended) continue;
       if (status === "SKIPPED") {
-        lines.push(dataLine(block.stepId, "skipped"));
-        lines.push(controlLine(block.stepId, "end", block.name));
+        lines.push(dataLine(block.stepId, "skipped", "stdout", this.now()));
+        lines.push(controlLine(block.stepId, "end", block.name, undefined, this.now()));
         block.ended = true;
         continue;
       }
@@ -206,13 +208,13 @@ class JobLogReader {
       if ((DONE_TASK.has(status) || jobDone) && read?.caughtUp) {
         for (const raw of block.text.flush())
           lines.push(dataLine(block.stepId, cleanLine(raw), "stdout", now));
-        lines.push(controlLine(block.stepId, "end", block.name));
+        lines.push(controlLine(block.stepId, "end", block.name, undefined, this.now()));
         block.ended = true;
       }
     }
     if (jobDone && !master.ended && (masterRead?.caughtUp ?? true)) {
       lines.push(...this.masterLines(master, [], true));
-      lines.push(systemControl(0, "end", master.name));
+      lines.push(systemControl(0, "end", master.name, this.now()));
       master.ended = true;
     }
     if (jobDone && master.ended && [...this.tasks.values()].every((block) => block.ended)) {
@@ -283,11 +285,11 @@ class JobLogReader {
     for (const block of this.tasks.values()) {
       if (block.ended) continue;
       block.ended = true;
-      lines.push(controlLine(block.stepId, "end", block.name));
+      lines.push(controlLine(block.stepId, "end", block.name, undefined, this.now()));
     }
     if (this.master && !this.master.ended) {
       this.master.ended = true;
-      lines.push(systemControl(0, "end", this.master.name));
+      lines.push(systemControl(0, "end", this.master.name, this.now()));
     }
     return lines;
   }
@@ -295,7 +297,15 @@ class JobLogReader {
   /** A workflow that never got a job: its error, in block 0. */
   private errorBlock(error: string): LogLine[] {
     const name = "builds.sr.ht job";
-    return [systemControl(0, "start", name), dataLine(0, error), systemControl(0, "end", name)];
+    return [
+      systemControl(0, "start", name, this.now()),
+      dataLine(0, error, "stdout", this.now()),
+      systemControl(0, "end", name, this.now()),
+    ];
+  }
+
+  private now(): Date {
+    return new Date(this.deps.clock.now());
   }
 
   private listen(row: SourcehutJob | undefined): void {
@@ -323,8 +333,19 @@ class JobLogReader {
 }
 
 /** A system step's control line: no `step_kind`, so the appview shows the block collapsed. */
-function systemControl(stepId: number, status: "start" | "end", name: string): LogLine {
-  return { kind: "control", content: name, time: logTime(), step_id: stepId, step_status: status };
+function systemControl(
+  stepId: number,
+  status: "start" | "end",
+  name: string,
+  time: Date = new Date(),
+): LogLine {
+  return {
+    kind: "control",
+    content: name,
+    time: logTime(time),
+    step_id: stepId,
+    step_status: status,
+  };
 }
 
 /** The path of a log URL sourcehut gave (tack fetches it from the instance it knows). */
