@@ -20,6 +20,7 @@ import { silentLogger } from "../src/log.ts";
 import { dispatchWorkflow } from "../src/pipeline/dispatch.ts";
 import { startTack } from "../src/tack.ts";
 import { FakeBuildkite } from "../test/helpers/fake-buildkite.ts";
+import { FakeGitlab, gitlabEnv, gitlabHeaders } from "../test/helpers/fake-gitlab.ts";
 import { buildkiteHeaders } from "../test/helpers/sign-buildkite.ts";
 import type { Row } from "./lib.ts";
 
@@ -33,13 +34,19 @@ const KNOT = "knot.bench.example";
 if (import.meta.main) {
   const mode = process.argv[2];
   if (mode === "serve-tack") await serveTack(process.argv[3] ?? "", Number(process.argv[4]));
+  else if (mode === "serve-tack-gitlab")
+    await serveTackGitlab(process.argv[3] ?? "", Number(process.argv[4]));
   else if (mode === "serve-baseline") await serveBaseline();
-  else printResults(await measureWebhooks());
+  else {
+    printResults(await measureWebhooks());
+    printGitlabResults(await measureGitlabWebhooks());
+  }
 }
 
 /** Rows for the summary table (bench/run.ts). */
 export async function runWebhooks(): Promise<Row[]> {
   const { baseline, fresh, replayed } = await measureWebhooks();
+  const gitlab = await measureGitlabWebhooks();
   return [
     {
       benchmark: "signed webhook ingest (verify, de-dup, commit, publish)",
@@ -60,6 +67,13 @@ export async function runWebhooks(): Promise<Row[]> {
       unit: "webhooks/s",
       tack: replayed.perSecond,
       baseline: baseline.perSecond,
+      higherIsBetter: true,
+    },
+    {
+      benchmark: "GitLab webhook ingest (token, de-dup, commit, publish)",
+      unit: "webhooks/s",
+      tack: gitlab.fresh.perSecond,
+      baseline: gitlab.baseline.perSecond,
       higherIsBetter: true,
     },
   ];
@@ -138,7 +152,12 @@ function printResults({
  * Sends every delivery with CONCURRENCY in flight; latency is send → full response. An answer
  * other than 200 with `expected` as its body counts as a failure.
  */
-async function fire(url: string, deliveries: Delivery[], expected: string): Promise<Result> {
+async function fire(
+  url: string,
+  deliveries: Delivery[],
+  expected: string,
+  provider = "buildkite",
+): Promise<Result> {
   const latencies: number[] = [];
   let failures = 0;
   let next = 0;
@@ -148,7 +167,7 @@ async function fire(url: string, deliveries: Delivery[], expected: string): Prom
       const delivery = deliveries[next++];
       if (!delivery) return;
       const sentAt = performance.now();
-      const response = await fetch(`${url}/webhooks/buildkite`, {
+      const response = await fetch(`${url}/webhooks/${provider}`, {
         method: "POST",
         headers: delivery.headers,
         body: delivery.body,
@@ -277,4 +296,98 @@ function fmt(n: number, digits = 0): string {
     maximumFractionDigits: digits,
     minimumFractionDigits: digits,
   });
+}
+
+/**
+ * The same measurement for GitLab: `Pipeline Hook` deliveries (status running) with the
+ * webhook's secret token and an Idempotency-Key each, against tack with the GitLab provider
+ * (its pipelines created on the GitLab API stand-in first), beside the bare server answering
+ * the same requests.
+ */
+async function measureGitlabWebhooks(): Promise<{ baseline: Result; fresh: Result }> {
+  const fake = FakeGitlab.start();
+  const total = WARMUP + WEBHOOKS;
+  const tack = await start(["serve-tack-gitlab", fake.url, String(total)]);
+  const deliveries = [...fake.pipelines.values()].map((pipeline) => {
+    fake.setPipeline(pipeline.id, { status: "running" });
+    return {
+      body: JSON.stringify(fake.pipelineHook(pipeline)),
+      headers: gitlabHeaders({ event: "Pipeline Hook" }),
+    };
+  });
+  if (deliveries.length !== total)
+    throw new Error(`expected ${total} pipelines, have ${deliveries.length}`);
+  await fire(tack.url, deliveries.slice(0, WARMUP), "ok\n", "gitlab");
+  const fresh = await fire(tack.url, deliveries.slice(WARMUP), "ok\n", "gitlab");
+  await tack.stop();
+
+  const bare = await start(["serve-baseline"]);
+  await fire(bare.url, deliveries.slice(0, WARMUP), "ok\n", "gitlab");
+  const baseline = await fire(bare.url, deliveries.slice(WARMUP), "ok\n", "gitlab");
+  await bare.stop();
+  fake.stop();
+  return { baseline, fresh };
+}
+
+function printGitlabResults({ baseline, fresh }: { baseline: Result; fresh: Result }): void {
+  console.log(
+    `\nGitLab webhooks — ${WEBHOOKS.toLocaleString("en-US")} deliveries, ${CONCURRENCY} in flight`,
+  );
+  console.log(
+    "| server | deliveries | webhooks/s | p50 ms | p99 ms | wrong answers | vs bare Bun.serve |",
+  );
+  console.log("|---|---|---:|---:|---:|---:|---:|");
+  for (const [name, what, r] of [
+    ["bare Bun.serve (200, no work)", "same requests", baseline],
+    ["tack", "fresh: token, de-dup, commit, publish", fresh],
+  ] as const) {
+    const share = r === baseline ? "" : `${fmt((r.perSecond / baseline.perSecond) * 100, 1)} %`;
+    console.log(
+      `| ${name} | ${what} | ${fmt(r.perSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.failures} | ${share} |`,
+    );
+  }
+}
+
+/** tack with the GitLab provider, `count` workflows' pipelines already created on the stand-in. */
+async function serveTackGitlab(url: string, count: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "tack-bench-gitlab-"));
+  const { config } = loadConfig({
+    TACK_HOSTNAME: "bench.example",
+    TACK_OWNER_DID: "did:plc:bench",
+    TACK_LISTEN_ADDR: "127.0.0.1:0",
+    TACK_DB_PATH: join(dir, "tack.db"),
+    TACK_JETSTREAM_URL: "ws://127.0.0.1:1/subscribe",
+    TACK_DEV: "true",
+    TACK_LOG_LEVEL: "error",
+    ...gitlabEnv({ url }),
+  });
+  const tack = await startTack(config, silentLogger);
+  const deps = { workflows: tack.workflows, providers: tack.providers, log: silentLogger };
+  const context = {
+    kind: "push",
+    repo: { did: "did:plc:bench", knot: KNOT, repo: "app", defaultBranch: "main" },
+    push: {
+      ref: "refs/heads/main",
+      newSha: "3f4c1e2d9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
+      oldSha: "0".repeat(40),
+    },
+  };
+  for (let from = 0; from < count; from += 100) {
+    await Promise.all(
+      Array.from({ length: Math.min(100, count - from) }, (_, i) =>
+        dispatchWorkflow(deps, {
+          id: { knot: KNOT, pipelineRkey: "3m6mxh2znw223", name: `bench-${from + i}.yml` },
+          provider: "gitlab",
+          options: { project: "acme/tangled-runner" },
+          context,
+        }),
+      ),
+    );
+  }
+  // As above: `running` may go out from the next whole second only.
+  await Bun.sleep(1_100 - (Date.now() % 1_000));
+  process.stdout.write(`ready ${tack.port}\n`);
+  await untilQuit();
+  await tack.stop();
+  rmSync(dir, { recursive: true, force: true });
 }

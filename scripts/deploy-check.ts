@@ -82,6 +82,18 @@ const jetstream = Bun.serve({
   websocket: { message() {} },
 });
 cleanups.push(() => jetstream.stop(true));
+// A local PLC directory: knows every DID it is asked for, as plc.directory knows real ones.
+const plc = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  fetch: (request) => {
+    const did = decodeURIComponent(new URL(request.url).pathname.slice(1));
+    return did.startsWith("did:plc:")
+      ? Response.json({ id: did, verificationMethod: [], service: [] })
+      : Response.json({ version: "stand-in" });
+  },
+});
+cleanups.push(() => plc.stop(true));
 const port = await freePort();
 
 // 1. The binary
@@ -112,8 +124,9 @@ await check("install -d -m 0750 /etc/tack; install -m 0600 env.example /etc/tack
   mkdirSync(join(ROOT, "etc/tack"), { recursive: true, mode: 0o750 });
   copyFileSync(join(DIST, "env.example"), ENV_FILE);
   chmodSync(ENV_FILE, 0o600);
-  // The operator's edit: their DID is already the example's; Jetstream is the local stand-in.
-  const edited = `${readFileSync(ENV_FILE, "utf8")}\n# Local stand-in for this check.\nTACK_JETSTREAM_URL=ws://127.0.0.1:${jetstream.port}/subscribe\n`;
+  // The operator's edit: their DID is already the example's; Jetstream and the PLC directory
+  // are local stand-ins.
+  const edited = `${readFileSync(ENV_FILE, "utf8")}\n# Local stand-ins for this check.\nTACK_JETSTREAM_URL=ws://127.0.0.1:${jetstream.port}/subscribe\nTACK_PLC_URL=http://127.0.0.1:${plc.port}\n`;
   writeFileSync(ENV_FILE, edited);
   assert((statSync(ENV_FILE).mode & 0o777) === 0o600, "env file is not 0600");
 });

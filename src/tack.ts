@@ -177,7 +177,7 @@ export async function startTack(
     writer,
     new SecretsKey({ configured: config.secretsKey, file: `${config.dbPath}.secrets-key` }),
   );
-  const secretTokens = new SecretTokens(writer);
+  const secretTokens = new SecretTokens(database.db, writer);
   const secretsDelivery = new SecretsDelivery({
     tokens: secretTokens,
     clock,

@@ -34,6 +34,11 @@ export const RETRY_FOR_MS = 10 * 60_000;
 const FIRST_RETRY_MS = 2_000;
 const MAX_RETRY_MS = 60_000;
 
+/** The wait before the next read after `attempts` failed ones: doubling from 2 s, at most 1 min. */
+export function retryDelay(attempts: number): number {
+  return Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempts);
+}
+
 export interface EventRunnerDeps {
   writer: Writer;
   events: TriggerEvents;
@@ -161,8 +166,7 @@ export class TriggerEventRunner {
         this.deps.events.giveUp(tx, event.key, message, now);
         return "gave-up" as const;
       }
-      const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** current.attempts);
-      this.deps.events.failedAttempt(tx, event.key, message, now + delay);
+      this.deps.events.failedAttempt(tx, event.key, message, now + retryDelay(current.attempts));
       return "retry" as const;
     });
     if (outcome === "fallback") {

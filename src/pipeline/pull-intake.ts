@@ -39,7 +39,7 @@ import {
 } from "../tangled/lexicons.ts";
 import type { Membership, TrackedRepo } from "../tangled/membership.ts";
 import { lastCommitOfPatch, MAX_PATCH_BYTES } from "../tangled/patch.ts";
-import { RETRY_FOR_MS, type TriggerEventRunner } from "./event-runner.ts";
+import { RETRY_FOR_MS, retryDelay, type TriggerEventRunner } from "./event-runner.ts";
 import { repoKey, triggerRepo } from "./push-intake.ts";
 import { keyOf, type TriggerEvents } from "./trigger-events.ts";
 
@@ -48,8 +48,6 @@ const STATUS_ACTIONS: Record<string, string> = {
   "sh.tangled.repo.pull.status.closed": "closed",
   "sh.tangled.repo.pull.status.merged": "merged",
 };
-const FIRST_RETRY_MS = 2_000;
-const MAX_RETRY_MS = 60_000;
 
 export interface PullIntakeDeps {
   db: Db;
@@ -293,11 +291,14 @@ export class PullIntake {
         return;
       }
       log.info("pull: patch unreadable, retrying", { err: message });
-      const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** row.attempts);
       await this.deps.writer.write((tx) =>
         tx
           .update(pullQueue)
-          .set({ attempts: row.attempts + 1, nextAttemptAt: now + delay, lastError: message })
+          .set({
+            attempts: row.attempts + 1,
+            nextAttemptAt: now + retryDelay(row.attempts),
+            lastError: message,
+          })
           .where(queued(row))
           .run(),
       );

@@ -18,6 +18,7 @@ import { buildkite } from "./buildkite/index.ts";
 import type { WebhookDeliveries } from "./deliveries.ts";
 import { fake } from "./fake/index.ts";
 import { github } from "./github/index.ts";
+import { gitlab } from "./gitlab/index.ts";
 import type {
   ConfigOf,
   Provider,
@@ -30,7 +31,7 @@ import { Redactor } from "./redact.ts";
 import { sourcehut } from "./sourcehut/index.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
-export const CATALOG = [fake, buildkite, github, sourcehut] as const;
+export const CATALOG = [fake, buildkite, github, gitlab, sourcehut] as const;
 
 type Catalogued = (typeof CATALOG)[number];
 

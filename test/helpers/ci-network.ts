@@ -11,6 +11,8 @@ import { FakeJetstream } from "./fake-jetstream.ts";
 import { FakeKnot } from "./fake-knot.ts";
 import { startTestTack, type TestTack } from "./tack.ts";
 import { followedRepo } from "./tangled-network.ts";
+import { until } from "./wait.ts";
+import { newTid, OWNER, repoRecord } from "./wire.ts";
 
 export const REPO_DID = "did:plc:repo0000000000000000000";
 
@@ -18,6 +20,8 @@ export interface CiNetwork {
   jetstream: FakeJetstream;
   knot: FakeKnot;
   service: TestTack;
+  /** How the service was started, to start it again on the same database. */
+  started: { config: Partial<Config>; overrides: TackOverrides };
 }
 
 /**
@@ -33,7 +37,7 @@ export async function ciNetwork(
   const knot = FakeKnot.start();
   defer(() => jetstream.stop());
   defer(() => knot.stop());
-  const service = await startTestTack({
+  const started = {
     config: { jetstreamUrl: jetstream.url, ...config },
     overrides: {
       clock: compressedClock(),
@@ -42,10 +46,65 @@ export async function ciNetwork(
       jetstreamQuietMs: 100,
       ...overrides,
     },
-  });
+  };
+  const service = await startTestTack(started);
   defer(() => service[Symbol.asyncDispose]());
   await followedRepo(jetstream, knot, { repoDid: REPO_DID });
-  return { jetstream, knot, service };
+  return { jetstream, knot, service, started };
+}
+
+/**
+ * Announces an sh.tangled.repo record on Jetstream (by `did`, the owner unless given; naming
+ * this spindle unless told otherwise) and waits until tack has applied it, whatever it decided.
+ * Returns the record's key.
+ */
+export async function announceRepo(
+  network: CiNetwork,
+  repo: { did?: string; name?: string; knot?: string; repoDid?: string; spindle?: string },
+): Promise<string> {
+  const rkey = newTid();
+  const applied = network.jetstream.commit(
+    repo.did ?? OWNER,
+    "sh.tangled.repo",
+    "create",
+    rkey,
+    repoRecord({
+      name: repo.name,
+      knot: repo.knot ?? network.knot.host,
+      spindle: repo.spindle ?? "spindle.test",
+      repoDid: repo.repoDid,
+    }),
+  );
+  await until(() => network.service.tack.jetstream.lastEventUs >= applied, "repo record applied");
+  return rkey;
+}
+
+/** A second knot, hosting another of the owner's repos, which tack follows. */
+export async function secondKnot(
+  network: CiNetwork,
+  defer: (step: () => unknown) => void,
+): Promise<FakeKnot> {
+  const knot = FakeKnot.start();
+  defer(() => knot.stop());
+  await announceRepo(network, { name: "elsewhere", knot: knot.host });
+  await until(() => knot.openConnections === 1, "second knot followed");
+  return knot;
+}
+
+/** Stops the service and starts a new one on its database, as a restart would. */
+export async function restart(
+  network: CiNetwork,
+  defer: (step: () => unknown) => void,
+  overrides: TackOverrides = {},
+): Promise<TestTack> {
+  await network.service.tack.stop();
+  const again = await startTestTack({
+    dir: network.service.dir,
+    config: network.started.config,
+    overrides: { ...network.started.overrides, ...overrides },
+  });
+  defer(() => again[Symbol.asyncDispose]());
+  return again;
 }
 
 export interface XrpcAnswer<T> {

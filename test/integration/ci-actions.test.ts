@@ -13,14 +13,14 @@ import {
   REPO_DID,
   xrpcPost,
 } from "../helpers/actions-network.ts";
-import { xrpcGet } from "../helpers/ci-network.ts";
+import { announceRepo, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeKnot, type KnotFile } from "../helpers/fake-knot.ts";
 import { assertLexiconOutput } from "../helpers/lexicons.ts";
 import { createSigner, serviceToken } from "../helpers/service-auth.ts";
 import type { TestTack } from "../helpers/tack.ts";
 import { eventually, until } from "../helpers/wait.ts";
-import { freshSha, MEMBER, newTid, OWNER, repoRecord } from "../helpers/wire.ts";
+import { freshSha, MEMBER, newTid, OWNER } from "../helpers/wire.ts";
 
 setDefaultTimeout(30_000);
 const defer = cleanupAfterEach();
@@ -193,36 +193,15 @@ describe("triggerPipeline", () => {
   });
 
   test("a fork's pull request reads the fork's workflows at its commit", async () => {
-    const { jetstream, knot, service, owner } = await actionsNetwork(defer);
+    const network = await actionsNetwork(defer);
+    const { knot, service, owner } = network;
     // The fork lives on another knot and is a repo this spindle knows of.
     const forkKnot = FakeKnot.start();
     defer(() => forkKnot.stop());
     const forkDid = "did:plc:fork0000000000000000000";
-    jetstream.commit(
-      MEMBER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({
-        name: "fork",
-        knot: forkKnot.host,
-        spindle: "elsewhere.example",
-        repoDid: forkDid,
-      }),
-    );
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({
-        name: "fork-on-us",
-        knot: forkKnot.host,
-        spindle: "spindle.test",
-        repoDid: forkDid,
-      }),
-    );
-    await until(() => service.tack.membership.repoByDid(forkDid) !== undefined, "fork known");
+    // Known here through a repo record naming this spindle.
+    await announceRepo(network, { name: "fork-on-us", knot: forkKnot.host, repoDid: forkDid });
+    expect(service.tack.membership.repoByDid(forkDid)).toBeDefined();
     const sha = freshSha();
     forkKnot.commit(forkDid, sha, FILES);
     const answer = await xrpcPost(
@@ -462,21 +441,10 @@ describe("cancelPipeline", () => {
   });
 
   test("refusals: a stranger, another repo's pipeline, an unknown pipeline or workflow", async () => {
-    const { jetstream, knot, service, owner, stranger, id } = await running(defer);
+    const network = await running(defer);
+    const { service, owner, stranger, id } = network;
     const otherRepo = "did:plc:otherrepo00000000000000000";
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({
-        name: "other",
-        knot: knot.host,
-        spindle: "spindle.test",
-        repoDid: otherRepo,
-      }),
-    );
-    await until(() => service.tack.membership.repoByDid(otherRepo) !== undefined, "other repo");
+    await announceRepo(network, { name: "other", repoDid: otherRepo });
     const cases: [string, unknown, string, number, string][] = [
       ["stranger", { repo: REPO_DID, pipeline: id }, "stranger", 400, "AccessControl"],
       ["another repo", { repo: otherRepo, pipeline: id }, "owner", 400, "AccessControl"],

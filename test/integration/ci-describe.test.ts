@@ -5,13 +5,12 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
+import { announceRepo, ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeAtproto } from "../helpers/fake-atproto.ts";
 import { FakeKnot, type KnotFile } from "../helpers/fake-knot.ts";
 import { assertLexiconOutput, assertLexiconParams } from "../helpers/lexicons.ts";
-import { until } from "../helpers/wait.ts";
-import { MEMBER, newTid, STRANGER } from "../helpers/wire.ts";
+import { MEMBER, STRANGER } from "../helpers/wire.ts";
 
 setDefaultTimeout(30_000);
 const defer = cleanupAfterEach();
@@ -98,18 +97,12 @@ describe("describeWorkflowDefinition", () => {
   });
 
   test("bad parameters and repos this spindle does not serve are refused before any knot is asked", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
     // A stranger's repo names this spindle, but its owner is no member: not served.
     const strangerRepo = "did:plc:strangerrepo000000000000";
-    jetstream.commit(STRANGER, "sh.tangled.repo", "create", newTid(), {
-      $type: "sh.tangled.repo",
-      createdAt: "2026-11-26T20:00:00Z",
-      knot: knot.host,
-      name: "evil",
-      repoDid: strangerRepo,
-      spindle: "spindle.test",
-    });
-    await until(() => service.tack.membership.repoByDid(strangerRepo) !== undefined, "recorded");
+    await announceRepo(network, { did: STRANGER, name: "evil", repoDid: strangerRepo });
+    expect(service.tack.membership.repoByDid(strangerRepo)).toBeDefined();
     const cases: [Record<string, string>, number, string, string][] = [
       [{ sha: SHA }, 400, "InvalidRequest", "repo:"],
       [{ repo: "nope", sha: SHA }, 400, "InvalidRequest", "repo:"],

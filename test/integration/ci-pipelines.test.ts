@@ -6,7 +6,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { CiPipeline } from "../../src/pipeline/ci-pipeline.ts";
 import type { PipelineRecord } from "../../src/tangled/lexicons.ts";
-import { ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
+import { announceRepo, ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import type { FakeKnot } from "../helpers/fake-knot.ts";
 import { assertLexiconOutput, assertLexiconRecord } from "../helpers/lexicons.ts";
@@ -137,18 +137,9 @@ describe("queryPipelines", () => {
   });
 
   test("pipelines of repos without a repo DID are listed under their owner's DID", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
-    jetstream.commit(OWNER, "sh.tangled.repo", "create", newTid(), {
-      $type: "sh.tangled.repo",
-      createdAt: "2026-11-26T20:00:00Z",
-      knot: knot.host,
-      name: "legacy",
-      spindle: "spindle.test",
-    });
-    await until(
-      () => service.tack.membership.trackedRepo(OWNER, "legacy", knot.host) !== undefined,
-      "legacy repo tracked",
-    );
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
+    await announceRepo(network, { name: "legacy" });
     const rkey = knot.push(
       "sh.tangled.pipeline",
       pipelineRecord({ knot: knot.host, did: OWNER, repo: "legacy" }),
@@ -313,16 +304,11 @@ describe("getPipeline", () => {
 
 describe("repos by DID", () => {
   test("a repo record without a name is followed, and its knot pipelines run by repo DID", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
     const repoDid = "did:plc:nameless000000000000000";
-    jetstream.commit(OWNER, "sh.tangled.repo", "create", newTid(), {
-      $type: "sh.tangled.repo",
-      createdAt: "2026-11-26T20:00:00Z",
-      knot: knot.host,
-      repoDid,
-      spindle: "spindle.test",
-    });
-    await until(() => service.tack.membership.repoByDid(repoDid) !== undefined, "tracked");
+    await announceRepo(network, { repoDid }); // no name: today's records may leave it out
+    expect(service.tack.membership.repoByDid(repoDid)?.name).toBeNull();
     const rkey = knot.push(
       "sh.tangled.pipeline",
       pipelineRecord({ knot: knot.host, did: OWNER, repoDid }),
@@ -333,19 +319,17 @@ describe("repos by DID", () => {
   });
 
   test("a repo DID registered by one owner cannot be claimed by another", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
     // A stranger's record names the owner's repo DID on another knot.
-    jetstream.commit(STRANGER, "sh.tangled.repo", "create", newTid(), {
-      $type: "sh.tangled.repo",
-      createdAt: "2026-11-26T20:00:00Z",
-      knot: "evil.example",
+    await announceRepo(network, {
+      did: STRANGER,
       name: "app",
+      knot: "evil.example",
       repoDid: REPO_DID,
-      spindle: "spindle.test",
     });
-    await until(
-      () => service.logs.some((l) => String(l.msg).startsWith("jetstream: repo refused")),
-      "claim refused",
+    expect(service.logs.some((l) => String(l.msg).startsWith("jetstream: repo refused"))).toBe(
+      true,
     );
     expect(service.tack.membership.repoByDid(REPO_DID)?.did).toBe(OWNER);
     expect(service.tack.membership.repoByDid(REPO_DID)?.knot).toBe(knot.host);

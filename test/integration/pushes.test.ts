@@ -8,21 +8,21 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { systemClock } from "../../src/clock.ts";
 import type { CiPipeline } from "../../src/pipeline/ci-pipeline.ts";
-import { ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
+import {
+  announceRepo,
+  ciNetwork,
+  REPO_DID,
+  restart,
+  secondKnot,
+  xrpcGet,
+} from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { compressedClock } from "../helpers/clock.ts";
-import { FakeKnot, type KnotFile } from "../helpers/fake-knot.ts";
+import type { KnotFile } from "../helpers/fake-knot.ts";
 import { assertLexiconOutput, assertLexiconRecord } from "../helpers/lexicons.ts";
-import { startTestTack, type TestTack } from "../helpers/tack.ts";
+import type { TestTack } from "../helpers/tack.ts";
 import { eventually, until } from "../helpers/wait.ts";
-import {
-  freshSha,
-  newTid,
-  OWNER,
-  pipelineRecord,
-  refUpdateRecord,
-  repoRecord,
-} from "../helpers/wire.ts";
+import { freshSha, MEMBER, OWNER, pipelineRecord, refUpdateRecord } from "../helpers/wire.ts";
 import { connect } from "../helpers/ws.ts";
 
 setDefaultTimeout(30_000);
@@ -157,18 +157,9 @@ describe("refUpdate", () => {
   });
 
   test("skip-ci, a deleted ref, an untracked repo and the wrong knot run nothing and read nothing", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
-    const elsewhere = FakeKnot.start();
-    defer(() => elsewhere.stop());
-    // A second knot tack follows (another of the owner's repos lives there).
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({ name: "other", knot: elsewhere.host, spindle: "spindle.test" }),
-    );
-    await until(() => elsewhere.openConnections === 1, "second knot followed");
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
+    const elsewhere = await secondKnot(network, defer);
     const sha = freshSha();
     knot.commit(REPO_DID, sha, FILES);
     elsewhere.commit(REPO_DID, sha, FILES);
@@ -207,18 +198,9 @@ describe("refUpdate", () => {
   });
 
   test("an older knot's refUpdate names the repo by owner and name; its files are read that way", async () => {
-    const { jetstream, knot, service } = await ciNetwork(defer);
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      newTid(),
-      repoRecord({ name: "legacy", knot: knot.host, spindle: "spindle.test" }),
-    );
-    await until(
-      () => service.tack.membership.trackedRepo(OWNER, "legacy", knot.host) !== undefined,
-      "legacy repo tracked",
-    );
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
+    await announceRepo(network, { name: "legacy" });
     const sha = freshSha();
     knot.commit(`${OWNER}/legacy`, sha, FILES);
     knot.push("sh.tangled.git.refUpdate", refUpdateRecord({ legacyName: "legacy", newSha: sha }));
@@ -287,7 +269,7 @@ describe("a push runs once", () => {
 
   test("both announcements replayed to a restarted tack still run once", async () => {
     const first = await ciNetwork(defer);
-    const { jetstream, knot } = first;
+    const { knot } = first;
     const sha = freshSha();
     knot.commit(REPO_DID, sha, FILES);
     knot.push("sh.tangled.git.refUpdate", refUpdateRecord({ repo: REPO_DID, newSha: sha }));
@@ -296,14 +278,8 @@ describe("a push runs once", () => {
       pipelineRecord({ knot: knot.host, did: OWNER, repoDid: REPO_DID, sha }),
     );
     await settledPipelines(first.service, 1);
-    await first.service.tack.stop();
     // A new process on the same database; the knot has forgotten nothing and replays it all.
-    const again = await startTestTack({
-      dir: first.service.dir,
-      config: { jetstreamUrl: jetstream.url },
-      overrides: { clock: compressedClock(), streams: { minBackoffMs: 20, maxBackoffMs: 200 } },
-    });
-    defer(() => again[Symbol.asyncDispose]());
+    const again = await restart(first, defer);
     await until(() => knot.openConnections === 1, "followed again");
     knot.dropAll();
     knot.push("sh.tangled.git.refUpdate", refUpdateRecord({ repo: REPO_DID, newSha: sha }));
@@ -381,7 +357,7 @@ describe("a knot whose XRPC fails", () => {
   test("a restart resumes the reads where they stopped", async () => {
     // The first process waits on the real clock, so its next read is seconds away when it stops.
     const first = await ciNetwork(defer, { clock: systemClock });
-    const { jetstream, knot } = first;
+    const { knot } = first;
     const sha = freshSha();
     knot.commit(REPO_DID, sha, FILES);
     knot.failXrpc(1, 503);
@@ -390,15 +366,45 @@ describe("a knot whose XRPC fails", () => {
       () => first.service.logs.some((l) => l.msg === "event: workflow files unreadable, retrying"),
       "first read failed",
     );
-    await first.service.tack.stop();
-    const again = await startTestTack({
-      dir: first.service.dir,
-      config: { jetstreamUrl: jetstream.url },
-      overrides: { clock: compressedClock(), streams: { minBackoffMs: 20, maxBackoffMs: 200 } },
-    });
-    defer(() => again[Symbol.asyncDispose]());
+    const again = await restart(first, defer, { clock: compressedClock() });
     const [pipeline] = await settledPipelines(again, 1);
     expect(pipeline?.commit).toBe(sha);
     expect(again.logs.some((l) => l.msg === "event: resuming")).toBe(true);
+  });
+});
+
+describe("collaborators a knot announces", () => {
+  test("the repo's own knot adds and removes push rights; another knot cannot", async () => {
+    const network = await ciNetwork(defer);
+    const { knot, service } = network;
+    const elsewhere = await secondKnot(network, defer);
+    const repo = () => {
+      const found = service.tack.membership.repoByDid(REPO_DID);
+      if (!found) throw new Error("repo not tracked");
+      return found;
+    };
+    const update = (op: "add" | "remove") => ({ op, subject: MEMBER, repo: REPO_DID });
+    // Another knot claims a collaborator for this repo: ignored.
+    elsewhere.push("sh.tangled.repo.collaboratorUpdate", update("add"));
+    await until(
+      () =>
+        service.logs.some(
+          (l) => l.msg === "collaborator: ignored, not a repo of this spindle on that knot",
+        ),
+      "foreign update ignored",
+    );
+    expect(service.tack.membership.hasPushRights(MEMBER, repo())).toBe(false);
+    knot.push("sh.tangled.repo.collaboratorUpdate", update("add"));
+    await until(() => service.tack.membership.hasPushRights(MEMBER, repo()), "added");
+    knot.push("sh.tangled.repo.collaboratorUpdate", {
+      op: "promote",
+      subject: MEMBER,
+      repo: REPO_DID,
+    });
+    knot.push("sh.tangled.repo.collaboratorUpdate", update("remove"));
+    await until(() => !service.tack.membership.hasPushRights(MEMBER, repo()), "removed");
+    expect(service.logs.some((l) => l.msg === "collaborator: rejected, malformed update")).toBe(
+      true,
+    );
   });
 });

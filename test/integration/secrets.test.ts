@@ -7,13 +7,14 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { actionsNetwork, REPO_DID, xrpcPost } from "../helpers/actions-network.ts";
+import { announceRepo } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { compressedClock, fastClock } from "../helpers/clock.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { assertLexiconOutput } from "../helpers/lexicons.ts";
 import type { TestTack } from "../helpers/tack.ts";
 import { eventually, until } from "../helpers/wait.ts";
-import { freshSha, newTid, OWNER, repoRecord } from "../helpers/wire.ts";
+import { freshSha, newTid, OWNER } from "../helpers/wire.ts";
 
 setDefaultTimeout(30_000);
 const defer = cleanupAfterEach();
@@ -64,25 +65,11 @@ describe("secrets methods", () => {
   });
 
   test("refusals: a duplicate or malformed key, a missing one, a stranger, a repo that is not ours", async () => {
-    const { jetstream, knot, service, owner, stranger } = await actionsNetwork(defer);
+    const network = await actionsNetwork(defer);
+    const { service, owner, stranger } = network;
     const uri = repoUri(service);
     await xrpcPost(service, ADD, { repo: uri, key: "TOKEN", value: "v" }, owner.auth(ADD));
-    const legacyRkey = newTid();
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      legacyRkey,
-      repoRecord({
-        name: "legacy",
-        knot: knot.host,
-        spindle: "spindle.test",
-      }),
-    );
-    await until(
-      () => service.tack.membership.repoByRecord(OWNER, legacyRkey) !== undefined,
-      "legacy",
-    );
+    const legacyRkey = await announceRepo(network, { name: "legacy" });
     const cases: [string, string, Record<string, string>, number, string, string][] = [
       [
         "duplicate",
@@ -262,22 +249,10 @@ describe("secrets for a build", () => {
   });
 
   test("a token only opens its own repo's secrets", async () => {
-    const { jetstream, knot, service, owner } = await runningWorkflow();
+    const network = await runningWorkflow();
+    const { knot, service, owner } = network;
     const otherDid = "did:plc:othersecrets0000000000000";
-    const otherRkey = newTid();
-    jetstream.commit(
-      OWNER,
-      "sh.tangled.repo",
-      "create",
-      otherRkey,
-      repoRecord({
-        name: "other",
-        knot: knot.host,
-        spindle: "spindle.test",
-        repoDid: otherDid,
-      }),
-    );
-    await until(() => service.tack.membership.repoByDid(otherDid) !== undefined, "other repo");
+    const otherRkey = await announceRepo(network, { name: "other", repoDid: otherDid });
     await xrpcPost(
       service,
       ADD,

@@ -1,0 +1,113 @@
+/**
+ * Turns one observation of a GitLab pipeline (a webhook, a poll, a create answer) into the
+ * workflow's status and the pipeline's row, and tells live /logs streams to look again.
+ *
+ * Ordering invariant ("nothing lost, nothing twice"): the status change, the row update and a
+ * webhook's delivery key commit in one transaction. A crash loses all three or none, so
+ * GitLab's retry (or the reconciler) applies the observation exactly once; a delivery key
+ * already recorded is refused before this is reached (webhook.ts).
+ */
+import type { Clock } from "../../clock.ts";
+import type { Tx, Writer } from "../../db/writer.ts";
+import type { Logger } from "../../log.ts";
+import type { WorkflowStatus } from "../../pipeline/status.ts";
+import type { StatusDetail } from "../../pipeline/workflows.ts";
+import type { WebhookDeliveries } from "../deliveries.ts";
+import type { WorkflowStore } from "../provider.ts";
+import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
+import { type PipelineObservation, statusOfJob, statusOfPipeline } from "./states.ts";
+
+export const PROVIDER = "gitlab";
+
+export interface JobObservation {
+  status: string;
+  startedAt: string | null;
+}
+
+export class PipelineTracker {
+  private readonly listeners = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly deps: {
+      workflows: WorkflowStore;
+      writer: Writer;
+      pipelines: GitlabPipelines;
+      deliveries: WebhookDeliveries;
+      clock: Clock;
+      log: Logger;
+    },
+  ) {}
+
+  /**
+   * Applies a pipeline-level observation. With a `deliveryId`, resolves false when that
+   * delivery had already been recorded (a duplicate racing this one), true otherwise.
+   */
+  applyPipeline(
+    row: GitlabPipeline,
+    observation: PipelineObservation,
+    deliveryId?: string,
+  ): Promise<boolean> {
+    const mapped = statusOfPipeline(observation);
+    if (!mapped) {
+      this.deps.log.warn("gitlab: unknown pipeline status, workflow left as is", {
+        knot: row.workflow.knot,
+        pipeline_rkey: row.workflow.pipelineRkey,
+        workflow: row.workflow.name,
+        gitlab_status: observation.status,
+      });
+    }
+    return this.apply(row, mapped?.status, mapped?.detail ?? {}, observation.status, deliveryId);
+  }
+
+  /** Applies a job-level observation: it can only show that the workflow runs. */
+  applyJob(row: GitlabPipeline, job: JobObservation, deliveryId?: string): Promise<boolean> {
+    const status = statusOfJob(job);
+    return this.apply(row, status, {}, status === "running" ? "running" : undefined, deliveryId);
+  }
+
+  /** Calls `listener` after anything is applied to the pipeline; returns the unsubscribe. */
+  subscribe(correlationId: string, listener: () => void): () => void {
+    const set = this.listeners.get(correlationId) ?? new Set();
+    set.add(listener);
+    this.listeners.set(correlationId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(correlationId);
+    };
+  }
+
+  /** Tells the pipeline's listeners to look again (e.g. after its id became known). */
+  wake(correlationId: string): void {
+    for (const listener of this.listeners.get(correlationId) ?? []) listener();
+  }
+
+  private async apply(
+    row: GitlabPipeline,
+    status: WorkflowStatus | undefined,
+    detail: StatusDetail,
+    state: string | undefined,
+    deliveryId: string | undefined,
+  ): Promise<boolean> {
+    const now = this.deps.clock.now();
+    let first = true;
+    const record = (tx: Tx) => {
+      this.deps.pipelines.observe(tx, row.correlationId, state, now);
+      if (deliveryId !== undefined) {
+        first = this.deps.deliveries.firstSeen(tx, PROVIDER, deliveryId, now);
+      }
+    };
+    if (status === undefined) {
+      await this.deps.writer.write(record);
+    } else if (await this.deps.workflows.transition(row.workflow, status, detail, record)) {
+      this.deps.log.info("gitlab: workflow status", {
+        knot: row.workflow.knot,
+        pipeline_rkey: row.workflow.pipelineRkey,
+        workflow: row.workflow.name,
+        gitlab_pipeline_id: row.pipelineId,
+        status,
+      });
+    }
+    this.wake(row.correlationId);
+    return first;
+  }
+}
