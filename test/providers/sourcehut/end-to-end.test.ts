@@ -153,7 +153,8 @@ describe("sourcehut end to end", () => {
   test("a token without LOGS:RO: /logs is a real 500 and tack's log names the missing grant", async () => {
     const { sourcehut, service, knot, push } = await network(NO_LOGS_TOKEN);
     const rkey = push();
-    await until(() => sourcehut.jobs.size === 1, "job submitted");
+    const id = { knot: knot.host, pipelineRkey: rkey, name: "srht.yml" };
+    await until(() => service.tack.workflows.get(id)?.spawned === true, "job submitted");
     sourcehut.start(sourcehut.lastJob().id);
     const legacy = await upgradeStatus(`${service.ws}/logs/${knot.host}/${rkey}/srht.yml`);
     expect(legacy).toEqual({ status: 500, body: "logs unavailable\n" });
