@@ -31,7 +31,7 @@ import { Redactor } from "./redact.ts";
 import { sourcehut } from "./sourcehut/index.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
-export const CATALOG = [fake, buildkite, github, gitlab, sourcehut] as const;
+export const CATALOG = [fake, buildkite, github, sourcehut, gitlab] as const;
 
 type Catalogued = (typeof CATALOG)[number];
 

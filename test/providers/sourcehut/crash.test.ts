@@ -12,7 +12,7 @@ import { FakeSourcehut } from "../../helpers/fake-sourcehut.ts";
 import { tempDir } from "../../helpers/tack.ts";
 import { eventually, until } from "../../helpers/wait.ts";
 import { freshSha, newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
-import { SOURCEHUT_WORKFLOW, sourcehutEnv } from "./harness.ts";
+import { nudgeTack, SOURCEHUT_WORKFLOW, sourcehutEnv } from "./harness.ts";
 
 // Real processes: this file takes seconds (bun resets the default per file).
 setDefaultTimeout(60_000);
@@ -55,26 +55,6 @@ async function startTack(dir: string, env: Record<string, string>): Promise<Runn
       return child.exited;
     },
   };
-}
-
-/**
- * The manifest's completion trigger, as builds.sr.ht sends it, until tack heeds it ("polling"):
- * a restarted tack learns the job's id from its search first, and ignores the nudge until then.
- */
-function nudge(port: number, job: { id: number; note: string | null } | undefined) {
-  return eventually(
-    async () => {
-      const response = await fetch(`http://127.0.0.1:${port}/webhooks/sourcehut`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ id: job?.id, status: "success", note: job?.note, tasks: [] }),
-      });
-      return `${response.status} ${await response.text()}`;
-    },
-    (answer) => answer === "200 polling",
-    "tack heeds the completion nudge",
-    20_000,
-  );
 }
 
 async function statusOf(port: number, rkey: string, workflow: string): Promise<string | undefined> {
@@ -144,7 +124,7 @@ test("SIGKILL in the submit window, before and after sourcehut answers: one job 
       20_000,
     );
     sourcehut.runToEnd(first?.id ?? 0);
-    await nudge(tack.port, first);
+    await nudgeTack(`http://127.0.0.1:${tack.port}`, first);
     await eventually(
       () => statusOf(tack?.port ?? 0, before, "srht.yml"),
       (status) => status === "success",
@@ -164,7 +144,7 @@ test("SIGKILL in the submit window, before and after sourcehut answers: one job 
     const second = sourcehut.jobsFor(after, "srht.yml");
     expect(second).toHaveLength(1);
     sourcehut.runToEnd(second[0]?.id ?? 0, "FAILED");
-    await nudge(tack.port, second[0]);
+    await nudgeTack(`http://127.0.0.1:${tack.port}`, second[0]);
     await eventually(
       () => statusOf(tack?.port ?? 0, after, "srht.yml"),
       (status) => status === "failed",

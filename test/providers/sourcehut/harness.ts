@@ -22,7 +22,7 @@ import { fastClock } from "../../helpers/clock.ts";
 import { FakeSourcehut, SOURCEHUT_TOKEN } from "../../helpers/fake-sourcehut.ts";
 import { memoryTack } from "../../helpers/memory.ts";
 import { captureLogger, startTestTack, type TestTack } from "../../helpers/tack.ts";
-import { until } from "../../helpers/wait.ts";
+import { eventually, until } from "../../helpers/wait.ts";
 import { publishedStatuses } from "../statuses.ts";
 
 const cleanup: (() => unknown)[] = [];
@@ -188,6 +188,28 @@ export function dispatchSourcehut(
       options: JSON.parse(JSON.stringify(options)),
       context: JSON.parse(JSON.stringify(pushContext())),
     },
+  );
+}
+
+/**
+ * The completion trigger builds.sr.ht sends when a manifest asks for it, POSTed to tack at
+ * `http` until tack heeds it ("200 polling"): tack then polls the job at once instead of at its
+ * next scheduled poll (up to a minute away), which keeps tests of a real tack process short. A
+ * tack that has not linked the job yet (a restart still searching) answers "ignored" meanwhile.
+ */
+export function nudgeTack(http: string, job: { id: number; note: string | null } | undefined) {
+  return eventually(
+    async () => {
+      const response = await fetch(`${http}/webhooks/sourcehut`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: job?.id, status: "success", note: job?.note, tasks: [] }),
+      });
+      return `${response.status} ${await response.text()}`;
+    },
+    (answer) => answer === "200 polling",
+    "tack heeds the completion nudge",
+    20_000,
   );
 }
 
