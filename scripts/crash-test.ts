@@ -1,9 +1,10 @@
 /**
  * `bun scripts/crash-test.ts [kills] [pushes per round] [webhooks per round] [binary]`:
  * the full-size crash-safety run. Kills tack with SIGKILL at random moments while pushes (each
- * with a Buildkite, a GitHub and a fake workflow; announced by the knot as a refUpdate, a legacy
- * pipeline record, or both) and signed Buildkite and GitHub webhooks arrive, every other round the moment a CI stand-in created a build or run; restarts
- * it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
+ * with a Buildkite, a GitHub, a GitLab and a fake workflow; announced by the knot as a
+ * refUpdate, a legacy pipeline record, or both) and signed Buildkite, GitHub and GitLab webhooks
+ * arrive, and every other round the moment a CI stand-in created a build, run or pipeline;
+ * restarts it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
  * anything was.
  */
 import { runCrashTest } from "../test/helpers/crash-harness.ts";
@@ -23,6 +24,7 @@ const problems =
   report.repeatedDispatches.length +
   report.repeatedBuilds.length +
   report.repeatedRuns.length +
+  report.repeatedGitlabPipelines.length +
   report.lostWebhooks.length +
   report.repeatedRkeys +
   report.cursorRegressions +
@@ -32,12 +34,14 @@ console.log(`| kills (SIGKILL) | ${report.kills} |
 | pushes (refUpdate / both / legacy only) / workflows | ${report.triggers} / ${report.workflows} |
 | Buildkite builds created | ${report.builds} |
 | GitHub runs dispatched | ${report.runs} |
+| GitLab pipelines created | ${report.gitlabPipelines} |
 | webhooks sent / answered 200 | ${report.webhooksSent} / ${report.webhooksAcknowledged} |
 | status events on /events | ${report.events} |
 | workflows lost | ${report.lostTriggers.length} |
 | pushes or workflows run twice | ${report.repeatedDispatches.length} |
 | Buildkite builds created twice | ${report.repeatedBuilds.length} |
 | GitHub runs dispatched twice | ${report.repeatedRuns.length} |
+| GitLab pipelines created twice | ${report.repeatedGitlabPipelines.length} |
 | acknowledged webhooks not reflected | ${report.lostWebhooks.length} |
 | repeated status rkeys | ${report.repeatedRkeys} |
 | /events cursor regressions | ${report.cursorRegressions} |

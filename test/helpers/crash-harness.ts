@@ -1,13 +1,13 @@
 /**
  * Crash safety, measured: drives pushes (through a local Jetstream and knot), each with a
- * Buildkite, a GitHub and a fake workflow, and signed Buildkite and GitHub webhooks (against
- * local Buildkite and GitHub APIs) at tack's real process, kills it with SIGKILL at random
+ * Buildkite, a GitHub, a GitLab and a fake workflow, and signed Buildkite, GitHub and GitLab
+ * webhooks (against local Buildkite, GitHub and GitLab APIs) at tack's real process, kills it with SIGKILL at random
  * moments, restarts it, and finally checks what survived. The knot announces pushes the ways
  * knots do, in turn: an `sh.tangled.git.refUpdate` (tack reads the workflows over the knot's
  * XRPC), a legacy `sh.tangled.pipeline` record, or both for the same push.
  *
  * - every push ran exactly once: one pipeline per push whoever announced it, one `pending` per
- *   workflow, one Buildkite build and one GitHub run per workflow;
+ *   workflow, one Buildkite build, one GitHub run and one GitLab pipeline per workflow;
  * - every webhook tack answered 200 is reflected in the event log;
  * - no status rkey repeats, and `created` strictly increases along /events.
  *
@@ -21,6 +21,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FakeBuildkite } from "./fake-buildkite.ts";
 import { FakeGithub, GITHUB_TOKEN, RUNNER_REPO, RUNNER_WORKFLOW } from "./fake-github.ts";
+import { FakeGitlab, gitlabEnv, nextDelivery, RUNNER_PROJECT } from "./fake-gitlab.ts";
 import { FakeJetstream } from "./fake-jetstream.ts";
 import { FakeKnot } from "./fake-knot.ts";
 import { buildkiteHeaders } from "./sign-buildkite.ts";
@@ -41,6 +42,7 @@ const WORKFLOWS = [
     name: "gh.yml",
     raw: `engine: tack\ntack:\n  github: { repo: ${RUNNER_REPO}, workflow: ${RUNNER_WORKFLOW} }\n`,
   },
+  { name: "gl.yml", raw: `engine: tack\ntack:\n  gitlab: { project: ${RUNNER_PROJECT} }\n` },
   { name: "fake.yml", raw: "engine: tack\ntack:\n  fake: {}\n" },
 ];
 
@@ -61,6 +63,7 @@ export interface CrashReport {
   workflows: number;
   builds: number;
   runs: number;
+  gitlabPipelines: number;
   webhooksSent: number;
   webhooksAcknowledged: number;
   events: number;
@@ -68,6 +71,7 @@ export interface CrashReport {
   repeatedDispatches: string[];
   repeatedBuilds: string[];
   repeatedRuns: string[];
+  repeatedGitlabPipelines: string[];
   lostWebhooks: string[];
   repeatedRkeys: number;
   cursorRegressions: number;
@@ -95,6 +99,8 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   const github = FakeGithub.start();
   // GitHub lists a new run only after a couple of list calls, as the real one lags.
   github.listLag = 2;
+  const gitlab = FakeGitlab.start();
+  gitlab.listLag = 2;
   const dir = tempDir();
   const env = {
     PATH: process.env.PATH ?? "",
@@ -111,6 +117,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     TACK_GITHUB_TOKEN: GITHUB_TOKEN,
     TACK_GITHUB_WEBHOOK_SECRET: GH_SECRET,
     TACK_GITHUB_API_URL: github.url,
+    ...gitlabEnv(gitlab),
   };
   const command =
     options.binary && existsSync(options.binary)
@@ -133,6 +140,9 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       ),
       ...pick([...github.runs.values()], finish, count).map((run) =>
         sendGithub(tack, github, run, finish),
+      ),
+      ...pick([...gitlab.pipelines.values()], finish, count).map((pipeline) =>
+        sendGitlab(tack, gitlab, pipeline, finish),
       ),
     ];
     const results = await Promise.all(sends);
@@ -165,7 +175,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
         await until(() => knot.connections.length > connections, "knot followed again", 20_000);
       }
       // Every other round, the next create on one of the CIs kills tack on the spot.
-      const inWindow = round % 2 === 1 ? armCreateKill(tack, buildkite, github) : undefined;
+      const inWindow = round % 2 === 1 ? armCreateKill(tack, buildkite, github, gitlab) : undefined;
       const webhooks = deliver(tack, false, options.webhooksPerRound);
       // An armed round waits for its create (bounded); the others kill after 50–450 ms.
       const killedByCi = await Promise.race([
@@ -183,8 +193,11 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
 
     tack = await start();
     await until(
-      () => buildkite.builds.size >= pushed.length && github.runs.size >= pushed.length,
-      "every Buildkite and GitHub workflow started",
+      () =>
+        buildkite.builds.size >= pushed.length &&
+        github.runs.size >= pushed.length &&
+        gitlab.pipelines.size >= pushed.length,
+      "every Buildkite, GitHub and GitLab workflow started",
       120_000,
     );
     await deliver(tack, true, 0);
@@ -199,6 +212,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       workflows: pushed.length * WORKFLOWS.length,
       builds: buildkite.builds.size,
       runs: github.runs.size,
+      gitlabPipelines: gitlab.pipelines.size,
       webhooksSent,
       webhooksAcknowledged: acknowledged.length,
       events: frames.length,
@@ -206,6 +220,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       repeatedDispatches: [],
       repeatedBuilds: [],
       repeatedRuns: [],
+      repeatedGitlabPipelines: [],
       lostWebhooks: [],
       repeatedRkeys: frames.length - new Set(frames.map((f) => f.rkey)).size,
       cursorRegressions: frames.filter(
@@ -232,6 +247,9 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       if ([...github.runs.values()].filter((run) => rkeyOfRun(run) === rkey).length > 1) {
         report.repeatedRuns.push(rkey);
       }
+      if ([...gitlab.pipelines.values()].filter((p) => gitlab.rkeyOf(p) === rkey).length > 1) {
+        report.repeatedGitlabPipelines.push(rkey);
+      }
     }
     for (const ack of acknowledged) {
       const mine = statuses
@@ -246,6 +264,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     knot.stop();
     buildkite.stop();
     github.stop();
+    gitlab.stop();
   }
 }
 
@@ -310,13 +329,14 @@ function pushedSha(record: Frame["event"]): string | undefined {
 }
 
 /**
- * Makes the next create on Buildkite or GitHub (chosen at random) kill tack the moment the build
- * or run exists: before the answer goes out, or right after it did.
+ * Makes the next create on Buildkite, GitHub or GitLab (chosen at random) kill tack the moment
+ * the build, run or pipeline exists: before the answer goes out, or right after it did.
  */
 function armCreateKill(
   tack: Running,
   buildkite: FakeBuildkite,
   github: FakeGithub,
+  gitlab: FakeGitlab,
 ): { fired: Promise<boolean>; disarm: () => void } {
   const { promise, resolve } = Promise.withResolvers<boolean>();
   const afterAnswer = Math.random() < 0.5;
@@ -328,9 +348,12 @@ function armCreateKill(
   const disarm = () => {
     buildkite.onCreate = undefined;
     github.onDispatch = undefined;
+    gitlab.onCreate = undefined;
   };
-  if (Math.random() < 0.5) buildkite.onCreate = kill;
-  else github.onDispatch = kill;
+  const which = Math.floor(Math.random() * 3);
+  if (which === 0) buildkite.onCreate = kill;
+  else if (which === 1) github.onDispatch = kill;
+  else gitlab.onCreate = kill;
   return { fired: promise, disarm };
 }
 
@@ -408,6 +431,24 @@ async function sendGithub(
     workflow: "gh.yml",
     finished: completed,
     what: `github ${run.id}:${run.status}`,
+  };
+}
+
+async function sendGitlab(
+  tack: Running,
+  gitlab: FakeGitlab,
+  pipeline: FakeGitlab["pipelines"] extends Map<number, infer P> ? P : never,
+  finish: boolean,
+): Promise<Acknowledged | undefined> {
+  const delivery = nextDelivery(gitlab, pipeline, finish);
+  const url = `http://127.0.0.1:${tack.port}/webhooks/gitlab`;
+  const status = await post(url, delivery.headers, delivery.body);
+  if (status !== 200) return undefined;
+  return {
+    rkey: gitlab.rkeyOf(pipeline),
+    workflow: "gl.yml",
+    finished: delivery.finished,
+    what: `gitlab ${pipeline.id}:${pipeline.status}`,
   };
 }
 

@@ -18,7 +18,8 @@ afterAll(() => {
   plc.stop();
 });
 
-// Asynchronous: the Jetstream stand-in lives in this process and must answer meanwhile.
+// Asynchronous: the Jetstream stand-in lives in this process and must answer meanwhile. Each
+// test is its own process in its own directory, so they run side by side.
 async function run(args: string[], env: Record<string, string>) {
   const child = Bun.spawn(["bun", MAIN, ...args], {
     cwd: tempDir(),
@@ -34,7 +35,7 @@ async function run(args: string[], env: Record<string, string>) {
   return { code, stdout, stderr };
 }
 
-test("a missing TACK_OWNER_DID prints one line naming it and exits 2", async () => {
+test.concurrent("a missing TACK_OWNER_DID prints one line naming it and exits 2", async () => {
   const { code, stdout, stderr } = await run([], { TACK_HOSTNAME: "spindle.example.com" });
   expect(code).toBe(2);
   expect(stdout).toBe("");
@@ -42,7 +43,7 @@ test("a missing TACK_OWNER_DID prints one line naming it and exits 2", async () 
   expect(stderr).toStartWith("tack: TACK_OWNER_DID is required");
 });
 
-test("a bad listen address exits 2 naming TACK_LISTEN_ADDR", async () => {
+test.concurrent("a bad listen address exits 2 naming TACK_LISTEN_ADDR", async () => {
   const { code, stderr } = await run([], {
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:abc",
@@ -52,7 +53,7 @@ test("a bad listen address exits 2 naming TACK_LISTEN_ADDR", async () => {
   expect(stderr).toStartWith("tack: TACK_LISTEN_ADDR: invalid value");
 });
 
-test("--help and version exit 0 without any configuration", async () => {
+test.concurrent("--help and version exit 0 without any configuration", async () => {
   const help = await run(["--help"], {});
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("TACK_OWNER_DID");
@@ -61,13 +62,13 @@ test("--help and version exit 0 without any configuration", async () => {
   expect(version.stdout).toMatch(/^tack \d+\.\d+\.\d+ \(.+\) schema \d+\n$/);
 });
 
-test("an unknown argument exits 2", async () => {
+test.concurrent("an unknown argument exits 2", async () => {
   const { code, stderr } = await run(["--frobnicate"], {});
   expect(code).toBe(2);
   expect(stderr).toContain("--frobnicate");
 });
 
-test("tack check: a working configuration prints a table of OK rows and exits 0", async () => {
+test.concurrent("tack check: a working configuration prints a table of OK rows and exits 0", async () => {
   const { code, stdout } = await run(["check"], {
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:abc",
@@ -86,13 +87,13 @@ test("tack check: a working configuration prints a table of OK rows and exits 0"
   );
 });
 
-test("tack check: a bad configuration is a FAIL row and exit 2", async () => {
+test.concurrent("tack check: a bad configuration is a FAIL row and exit 2", async () => {
   const { code, stdout } = await run(["check"], { TACK_HOSTNAME: "spindle.example.com" });
   expect(code).toBe(2);
   expect(stdout).toMatch(/configuration\s+FAIL\s+TACK_OWNER_DID is required/);
 });
 
-test("tack check never prints a secret", async () => {
+test.concurrent("tack check never prints a secret", async () => {
   const { code, stdout, stderr } = await run(["check"], {
     TACK_HOSTNAME: "spindle.example.com",
     TACK_OWNER_DID: "did:plc:abc",
@@ -104,7 +105,7 @@ test("tack check never prints a secret", async () => {
   expect(stdout + stderr).not.toContain("supersecret");
 });
 
-test("tack backup without a file name explains itself and exits 2", async () => {
+test.concurrent("tack backup without a file name explains itself and exits 2", async () => {
   const { code, stdout } = await run(["backup"], {});
   expect(code).toBe(2);
   expect(stdout).toContain("name the file to write");

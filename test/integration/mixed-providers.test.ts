@@ -1,12 +1,13 @@
 /**
- * One Tangled pipeline, two CIs (issue 5): a workflow routed to Buildkite and one routed to
- * GitHub Actions, each driven by its own signed webhooks, both reported on /events against the
- * same pipeline AT-URI.
+ * One Tangled pipeline, every CI: workflows routed to Buildkite, GitHub Actions, GitLab CI and
+ * the fake provider, each CI driven by its own signed webhooks, all reported on /events against
+ * the same pipeline AT-URI.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { fastClock } from "../helpers/clock.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { FakeGithub, GITHUB_TOKEN } from "../helpers/fake-github.ts";
+import { FakeGitlab, nextDelivery, RUNNER_PROJECT } from "../helpers/fake-gitlab.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
 import { buildkiteHeaders } from "../helpers/sign-buildkite.ts";
@@ -16,18 +17,20 @@ import { followedRepo, pushTrigger } from "../helpers/tangled-network.ts";
 import { until } from "../helpers/wait.ts";
 import { connect } from "../helpers/ws.ts";
 import { runPayload } from "../providers/github/harness.ts";
+import { gitlabConfig } from "../providers/gitlab/harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
 
 const BK_SECRET = "whsec-mixed-0123456789";
 
-test("a pipeline with a Buildkite and a GitHub workflow reports both on /events", async () => {
+test("a pipeline with a workflow on every provider reports them all on /events", async () => {
   const clock = fastClock();
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
   const buildkite = FakeBuildkite.start();
   const github = FakeGithub.start();
+  const gitlab = FakeGitlab.start();
   try {
     await using service = await startTestTack({
       config: {
@@ -41,6 +44,7 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
             apiUrl: buildkite.url,
           },
           github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
+          gitlab: gitlabConfig(gitlab),
         },
       },
       // A clock that runs fast for everyone alike (providers' background polls included), so
@@ -60,10 +64,12 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
         name: "gh.yml",
         raw: "engine: tack\ntack:\n  github: { repo: acme/tangled-runner, workflow: tangled.yml }\n",
       },
+      { name: "gl.yml", raw: `engine: tack\ntack:\n  gitlab: { project: ${RUNNER_PROJECT} }\n` },
+      { name: "fake.yml", raw: "engine: tack\ntack:\n  fake: { result: timeout }\n" },
     ]);
     await until(
-      () => buildkite.builds.size === 1 && github.runs.size === 1,
-      "both CIs received their build",
+      () => buildkite.builds.size === 1 && github.runs.size === 1 && gitlab.pipelines.size === 1,
+      "every CI received its build",
     );
 
     // Buildkite: running, then passed.
@@ -104,6 +110,18 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
       ).toBe(200);
     }
 
+    // GitLab: running, then success.
+    const pipeline = gitlab.lastPipeline();
+    for (const finish of [false, true]) {
+      const delivery = nextDelivery(gitlab, pipeline, finish);
+      const response = await fetch(`${service.http}/webhooks/gitlab`, {
+        method: "POST",
+        headers: delivery.headers,
+        body: delivery.body,
+      });
+      expect(response.status).toBe(200);
+    }
+
     const uri = `at://did:web:${knot.host}/sh.tangled.pipeline/${rkey}`;
     const statusesOf = (workflow: string) =>
       events.frames
@@ -115,16 +133,23 @@ test("a pipeline with a Buildkite and a GitHub workflow reports both on /events"
         .filter((status) => status.pipeline === uri && status.workflow === workflow)
         .map((status) => status.status);
     await until(
-      () => statusesOf("bk.yml").includes("success") && statusesOf("gh.yml").includes("failed"),
-      "both finished",
+      () =>
+        statusesOf("bk.yml").includes("success") &&
+        statusesOf("gh.yml").includes("failed") &&
+        statusesOf("gl.yml").includes("success") &&
+        statusesOf("fake.yml").includes("timeout"),
+      "all finished",
     );
     expect(statusesOf("bk.yml")).toEqual(["pending", "running", "success"]);
     expect(statusesOf("gh.yml")).toEqual(["pending", "running", "failed"]);
+    expect(statusesOf("gl.yml")).toEqual(["pending", "running", "success"]);
+    expect(statusesOf("fake.yml")).toEqual(["pending", "running", "timeout"]);
     events.close();
   } finally {
     jetstream.stop();
     knot.stop();
     buildkite.stop();
     github.stop();
+    gitlab.stop();
   }
 });
