@@ -170,10 +170,18 @@ export class Poller {
   private async poll(instance: string, rows: SourcehutJob[]): Promise<boolean> {
     const { clock } = this.deps;
     const client = this.deps.clients.get(instance);
+    if (!client) {
+      // TACK_SOURCEHUT_INSTANCE(S) changed since the submit: tack's token no longer goes there.
+      for (const row of rows) {
+        await this.giveUp(
+          row,
+          `${instance} is no longer one of this spindle's builds.sr.ht instances`,
+        );
+      }
+      return false;
+    }
     let found: Map<number, ApiJob | null>;
     try {
-      if (!client)
-        throw new Error(`${instance} is no longer configured (TACK_SOURCEHUT_INSTANCES)`);
       found = await client.jobs(
         rows.map((row) => row.jobId ?? 0),
         this.deps.signal,

@@ -116,6 +116,26 @@ describe("sourcehut poller", () => {
     });
   });
 
+  test("a job on an instance tack no longer names fails its workflow instead of being polled", async () => {
+    const sourcehut = startFakeSourcehut();
+    const elsewhere = startFakeSourcehut();
+    const path = join(tempDir(), "tack.db");
+    const first = sourcehutProvider(sourcehut, { path });
+    const id = newWorkflowId();
+    await dispatchSourcehut(first, id);
+    await first.stop();
+    const polls = sourcehut.callsTo("poll").length;
+    const second = sourcehutProvider(elsewhere, { path });
+    await second.provider.resume(second.workflows.unfinished("sourcehut"));
+    await until(() => rowOf(second, id)?.state === "tack:lost", "closed");
+    expect(statusesOf(second.store, id).at(-1)).toEqual({
+      status: "failed",
+      error: `${sourcehut.url} is no longer one of this spindle's builds.sr.ht instances`,
+    });
+    expect(sourcehut.callsTo("poll")).toHaveLength(polls);
+    expect(elsewhere.calls).toEqual([]);
+  });
+
   test("a job that never changes is given up on after abandonAfterMs", async () => {
     const sourcehut = startFakeSourcehut();
     const tack = sourcehutProvider(sourcehut, { tuning: { abandonAfterMs: 3_000 } });
