@@ -1223,3 +1223,8 @@ function literal(value: ValueNode, variables: Record<string, unknown>): unknown 
 function iso(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/** The TACK_SOURCEHUT_* variables that point tack, run as a process, at this stand-in. */
+export function sourcehutEnv(fake: { url: string }): Record<string, string> {
+  return { TACK_SOURCEHUT_TOKEN: SOURCEHUT_TOKEN, TACK_SOURCEHUT_INSTANCE: fake.url };
+}

@@ -8,11 +8,11 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
-import { FakeSourcehut } from "../../helpers/fake-sourcehut.ts";
+import { FakeSourcehut, sourcehutEnv } from "../../helpers/fake-sourcehut.ts";
 import { tempDir } from "../../helpers/tack.ts";
 import { eventually, until } from "../../helpers/wait.ts";
 import { freshSha, newTid, OWNER, pipelineRecord, repoRecord } from "../../helpers/wire.ts";
-import { nudgeTack, SOURCEHUT_WORKFLOW, sourcehutEnv } from "./harness.ts";
+import { nudgeTack, SOURCEHUT_WORKFLOW } from "./harness.ts";
 
 // Real processes: this file takes seconds (bun resets the default per file).
 setDefaultTimeout(60_000);

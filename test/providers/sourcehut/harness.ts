@@ -70,11 +70,6 @@ export function sourcehutConfig(
   return { token, instance: sourcehut.url, instances: [sourcehut.url] };
 }
 
-/** The same as TACK_* variables (for tack run as a process, e.g. the crash harness). */
-export function sourcehutEnv(sourcehut: FakeSourcehut): Record<string, string> {
-  return { TACK_SOURCEHUT_TOKEN: SOURCEHUT_TOKEN, TACK_SOURCEHUT_INSTANCE: sourcehut.url };
-}
-
 /** The real service with the provider pointed at the stand-in, on a fast clock. */
 export async function sourcehutTack(
   sourcehut: FakeSourcehut,
