@@ -1,10 +1,10 @@
 /**
  * `bun scripts/crash-test.ts [kills] [pushes per round] [webhooks per round] [binary]`:
  * the full-size crash-safety run. Kills tack with SIGKILL at random moments while pushes (each
- * with a Buildkite, a GitHub, a GitLab and a fake workflow; announced by the knot as a
- * refUpdate, a legacy pipeline record, or both) and signed Buildkite, GitHub and GitLab webhooks
- * arrive, and every other round the moment a CI stand-in created a build, run or pipeline;
- * restarts it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
+ * with a Buildkite, a GitHub, a GitLab, a sourcehut and a fake workflow; announced by the knot
+ * as a refUpdate, a legacy pipeline record, or both) and signed webhooks (sourcehut: completion
+ * nudges) arrive, and every other round the moment a CI stand-in created a build, run, pipeline
+ * or job; restarts it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
  * anything was.
  */
 import { runCrashTest } from "../test/helpers/crash-harness.ts";
@@ -25,6 +25,7 @@ const problems =
   report.repeatedBuilds.length +
   report.repeatedRuns.length +
   report.repeatedGitlabPipelines.length +
+  report.repeatedSourcehutJobs.length +
   report.lostWebhooks.length +
   report.repeatedRkeys +
   report.cursorRegressions +
@@ -35,6 +36,7 @@ console.log(`| kills (SIGKILL) | ${report.kills} |
 | Buildkite builds created | ${report.builds} |
 | GitHub runs dispatched | ${report.runs} |
 | GitLab pipelines created | ${report.gitlabPipelines} |
+| sourcehut jobs submitted | ${report.sourcehutJobs} |
 | webhooks sent / answered 200 | ${report.webhooksSent} / ${report.webhooksAcknowledged} |
 | status events on /events | ${report.events} |
 | workflows lost | ${report.lostTriggers.length} |
@@ -42,6 +44,7 @@ console.log(`| kills (SIGKILL) | ${report.kills} |
 | Buildkite builds created twice | ${report.repeatedBuilds.length} |
 | GitHub runs dispatched twice | ${report.repeatedRuns.length} |
 | GitLab pipelines created twice | ${report.repeatedGitlabPipelines.length} |
+| sourcehut jobs submitted twice | ${report.repeatedSourcehutJobs.length} |
 | acknowledged webhooks not reflected | ${report.lostWebhooks.length} |
 | repeated status rkeys | ${report.repeatedRkeys} |
 | /events cursor regressions | ${report.cursorRegressions} |

@@ -38,7 +38,9 @@ Environment:
   TACK_LOG_LEVEL      info      debug, info, warn or error
   TACK_EVENTS_RETENTION 30d     prune events older than this (e.g. 72h; 0 keeps all)
   TACK_EVENTS_BUFFER_CAP 64MiB  memory all /events subscribers' unsent frames may take
-${catalog.map(providerLine).join("")}`;
+${catalog.map(providerLine).join("")}
+Providers (a workflow names one under \`tack:\`):
+${catalog.map(providerKey).join("")}`;
 }
 
 export const USAGE = usage();
@@ -50,6 +52,12 @@ function providerLine(descriptor: ProviderDescriptor): string {
   const prefix = commonPrefix(names);
   const rest = names.map((name) => name.slice(prefix.length)).join(", ");
   return `  ${`${prefix}*`.padEnd(20)}-         ${descriptor.title}: ${rest} (${descriptor.docs})\n`;
+}
+
+/** "  buildkite    Buildkite, on with TACK_BUILDKITE_TOKEN (docs/buildkite.md)". */
+function providerKey(descriptor: ProviderDescriptor): string {
+  const on = descriptor.enabledBy ? `on with ${descriptor.enabledBy}` : "always on";
+  return `  ${descriptor.name.padEnd(12)} ${descriptor.title}, ${on} (${descriptor.docs})\n`;
 }
 
 function commonPrefix(names: string[]): string {

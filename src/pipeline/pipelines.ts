@@ -171,6 +171,20 @@ export class Pipelines {
     return row && toStored(row);
   }
 
+  /**
+   * The YAML of one workflow of a recorded pipeline, as the knot sent it (undefined once the
+   * pipeline is pruned). For providers that hand it to the build (TACK_WORKFLOW_RAW); static,
+   * like highWater, because a provider holds the database but no Pipelines.
+   */
+  static workflowRaw(db: Db, knot: string, rkey: string, name: string): string | undefined {
+    const row = db
+      .select()
+      .from(pipelines)
+      .where(and(eq(pipelines.knot, knot), eq(pipelines.rkey, rkey)))
+      .get();
+    return row && toStored(row).record.workflows.find((workflow) => workflow.name === name)?.raw;
+  }
+
   /** The newest pipelines of every repo, newest first (the operator's status page). */
   recent(limit: number): StoredPipeline[] {
     return this.db

@@ -28,9 +28,10 @@ import type {
   WorkflowStore,
 } from "./provider.ts";
 import { Redactor } from "./redact.ts";
+import { sourcehut } from "./sourcehut/index.ts";
 import type { SpawnAttempts } from "./spawn-attempts.ts";
 
-export const CATALOG = [fake, buildkite, github, gitlab] as const;
+export const CATALOG = [fake, buildkite, github, sourcehut, gitlab] as const;
 
 type Catalogued = (typeof CATALOG)[number];
 

@@ -1,13 +1,14 @@
 /**
  * Crash safety, measured: drives pushes (through a local Jetstream and knot), each with a
- * Buildkite, a GitHub, a GitLab and a fake workflow, and signed Buildkite, GitHub and GitLab
- * webhooks (against local Buildkite, GitHub and GitLab APIs) at tack's real process, kills it with SIGKILL at random
+ * Buildkite, a GitHub, a GitLab, a sourcehut and a fake workflow, and signed Buildkite, GitHub
+ * and GitLab webhooks and sourcehut's completion nudges (against local Buildkite, GitHub, GitLab
+ * and builds.sr.ht APIs) at tack's real process, kills it with SIGKILL at random
  * moments, restarts it, and finally checks what survived. The knot announces pushes the ways
  * knots do, in turn: an `sh.tangled.git.refUpdate` (tack reads the workflows over the knot's
  * XRPC), a legacy `sh.tangled.pipeline` record, or both for the same push.
  *
  * - every push ran exactly once: one pipeline per push whoever announced it, one `pending` per
- *   workflow, one Buildkite build, one GitHub run and one GitLab pipeline per workflow;
+ *   workflow, one Buildkite build, GitHub run, GitLab pipeline and sourcehut job per workflow;
  * - every webhook tack answered 200 is reflected in the event log;
  * - no status rkey repeats, and `created` strictly increases along /events.
  *
@@ -24,6 +25,7 @@ import { FakeGithub, GITHUB_TOKEN, RUNNER_REPO, RUNNER_WORKFLOW } from "./fake-g
 import { FakeGitlab, gitlabEnv, nextDelivery, RUNNER_PROJECT } from "./fake-gitlab.ts";
 import { FakeJetstream } from "./fake-jetstream.ts";
 import { FakeKnot } from "./fake-knot.ts";
+import { FakeSourcehut, sourcehutEnv } from "./fake-sourcehut.ts";
 import { buildkiteHeaders } from "./sign-buildkite.ts";
 import { signGithub } from "./sign-github.ts";
 import { tempDir } from "./tack.ts";
@@ -43,6 +45,10 @@ const WORKFLOWS = [
     raw: `engine: tack\ntack:\n  github: { repo: ${RUNNER_REPO}, workflow: ${RUNNER_WORKFLOW} }\n`,
   },
   { name: "gl.yml", raw: `engine: tack\ntack:\n  gitlab: { project: ${RUNNER_PROJECT} }\n` },
+  {
+    name: "srht.yml",
+    raw: "engine: tack\ntack:\n  sourcehut:\n    manifest: |\n      image: alpine/edge\n      tasks:\n        - build: make\n",
+  },
   { name: "fake.yml", raw: "engine: tack\ntack:\n  fake: {}\n" },
 ];
 
@@ -64,6 +70,7 @@ export interface CrashReport {
   builds: number;
   runs: number;
   gitlabPipelines: number;
+  sourcehutJobs: number;
   webhooksSent: number;
   webhooksAcknowledged: number;
   events: number;
@@ -72,6 +79,7 @@ export interface CrashReport {
   repeatedBuilds: string[];
   repeatedRuns: string[];
   repeatedGitlabPipelines: string[];
+  repeatedSourcehutJobs: string[];
   lostWebhooks: string[];
   repeatedRkeys: number;
   cursorRegressions: number;
@@ -101,6 +109,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
   github.listLag = 2;
   const gitlab = FakeGitlab.start();
   gitlab.listLag = 2;
+  const sourcehut = FakeSourcehut.start();
   const dir = tempDir();
   const env = {
     PATH: process.env.PATH ?? "",
@@ -118,6 +127,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     TACK_GITHUB_WEBHOOK_SECRET: GH_SECRET,
     TACK_GITHUB_API_URL: github.url,
     ...gitlabEnv(gitlab),
+    ...sourcehutEnv(sourcehut),
   };
   const command =
     options.binary && existsSync(options.binary)
@@ -143,6 +153,9 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       ),
       ...pick([...gitlab.pipelines.values()], finish, count).map((pipeline) =>
         sendGitlab(tack, gitlab, pipeline, finish),
+      ),
+      ...pick([...sourcehut.jobs.values()], finish, count).map((job) =>
+        nudgeSourcehut(tack, sourcehut, job, finish),
       ),
     ];
     const results = await Promise.all(sends);
@@ -175,7 +188,8 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
         await until(() => knot.connections.length > connections, "knot followed again", 20_000);
       }
       // Every other round, the next create on one of the CIs kills tack on the spot.
-      const inWindow = round % 2 === 1 ? armCreateKill(tack, buildkite, github, gitlab) : undefined;
+      const inWindow =
+        round % 2 === 1 ? armCreateKill(tack, buildkite, github, gitlab, sourcehut) : undefined;
       const webhooks = deliver(tack, false, options.webhooksPerRound);
       // An armed round waits for its create (bounded); the others kill after 50–450 ms.
       const killedByCi = await Promise.race([
@@ -196,11 +210,25 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       () =>
         buildkite.builds.size >= pushed.length &&
         github.runs.size >= pushed.length &&
-        gitlab.pipelines.size >= pushed.length,
-      "every Buildkite, GitHub and GitLab workflow started",
+        gitlab.pipelines.size >= pushed.length &&
+        sourcehut.jobs.size >= pushed.length,
+      "every Buildkite, GitHub, GitLab and sourcehut workflow started",
       120_000,
     );
     await deliver(tack, true, 0);
+    // A nudge only speeds a poll up. One tack answered "ignored" (a job it had not linked yet)
+    // is sent again, so the run need not wait for the job's next scheduled poll.
+    let unheeded = [...sourcehut.jobs.values()];
+    const deadline = Date.now() + 120_000;
+    while (unheeded.length > 0 && Date.now() < deadline) {
+      const answers = await Promise.all(
+        unheeded.map((job) => nudge(`http://127.0.0.1:${tack.port}`, job)),
+      );
+      unheeded = unheeded.filter(
+        (_, i) => !answers[i]?.startsWith("200 ") || answers[i]?.startsWith("200 ignored"),
+      );
+      if (unheeded.length > 0) await Bun.sleep(100);
+    }
     const frames = await readEvents(tack.port, (seen) => allFinished(seen, pushed), 120_000);
     await tack.kill("SIGTERM");
 
@@ -213,6 +241,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       builds: buildkite.builds.size,
       runs: github.runs.size,
       gitlabPipelines: gitlab.pipelines.size,
+      sourcehutJobs: sourcehut.jobs.size,
       webhooksSent,
       webhooksAcknowledged: acknowledged.length,
       events: frames.length,
@@ -221,6 +250,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       repeatedBuilds: [],
       repeatedRuns: [],
       repeatedGitlabPipelines: [],
+      repeatedSourcehutJobs: [],
       lostWebhooks: [],
       repeatedRkeys: frames.length - new Set(frames.map((f) => f.rkey)).size,
       cursorRegressions: frames.filter(
@@ -250,6 +280,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
       if ([...gitlab.pipelines.values()].filter((p) => gitlab.rkeyOf(p) === rkey).length > 1) {
         report.repeatedGitlabPipelines.push(rkey);
       }
+      if (sourcehut.jobsFor(rkey, "srht.yml").length > 1) report.repeatedSourcehutJobs.push(rkey);
     }
     for (const ack of acknowledged) {
       const mine = statuses
@@ -265,6 +296,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     buildkite.stop();
     github.stop();
     gitlab.stop();
+    sourcehut.stop();
   }
 }
 
@@ -329,14 +361,15 @@ function pushedSha(record: Frame["event"]): string | undefined {
 }
 
 /**
- * Makes the next create on Buildkite, GitHub or GitLab (chosen at random) kill tack the moment
- * the build, run or pipeline exists: before the answer goes out, or right after it did.
+ * Makes the next create on Buildkite, GitHub, GitLab or sourcehut (chosen at random) kill tack
+ * the moment the build, run, pipeline or job exists: before the answer goes out, or right after.
  */
 function armCreateKill(
   tack: Running,
   buildkite: FakeBuildkite,
   github: FakeGithub,
   gitlab: FakeGitlab,
+  sourcehut: FakeSourcehut,
 ): { fired: Promise<boolean>; disarm: () => void } {
   const { promise, resolve } = Promise.withResolvers<boolean>();
   const afterAnswer = Math.random() < 0.5;
@@ -349,11 +382,13 @@ function armCreateKill(
     buildkite.onCreate = undefined;
     github.onDispatch = undefined;
     gitlab.onCreate = undefined;
+    sourcehut.onSubmit = undefined;
   };
-  const which = Math.floor(Math.random() * 3);
+  const which = Math.floor(Math.random() * 4);
   if (which === 0) buildkite.onCreate = kill;
   else if (which === 1) github.onDispatch = kill;
-  else gitlab.onCreate = kill;
+  else if (which === 2) gitlab.onCreate = kill;
+  else sourcehut.onSubmit = kill;
   return { fired: promise, disarm };
 }
 
@@ -450,6 +485,44 @@ async function sendGitlab(
     finished: delivery.finished,
     what: `gitlab ${pipeline.id}:${pipeline.status}`,
   };
+}
+
+/**
+ * Moves a sourcehut job one step as a runner would (queued → running → success; straight to
+ * success when `finish`) and sends builds.sr.ht's completion trigger, which makes tack poll the
+ * job now. Tack learns the state from that poll, so an acknowledged nudge ("200 polling") counts
+ * as a delivery that must show.
+ */
+async function nudgeSourcehut(
+  tack: Running,
+  sourcehut: FakeSourcehut,
+  job: ReturnType<FakeSourcehut["job"]>,
+  finish: boolean,
+): Promise<Acknowledged | undefined> {
+  if (finish || job.status === "RUNNING") {
+    if (job.status !== "SUCCESS") sourcehut.runToEnd(job.id);
+  } else if (job.status === "QUEUED" || job.status === "PENDING") sourcehut.start(job.id);
+  if ((await nudge(`http://127.0.0.1:${tack.port}`, job)) !== "200 polling") return undefined;
+  return {
+    rkey: String(job.environment.TACK_PIPELINE_RKEY ?? ""),
+    workflow: "srht.yml",
+    finished: job.status === "SUCCESS",
+    what: `sourcehut ${job.id}:${job.status}`,
+  };
+}
+
+/** builds.sr.ht's completion trigger for `job`: tack's status and answer ("0" when killed). */
+async function nudge(base: string, job: { id: number; note: string | null }): Promise<string> {
+  try {
+    const response = await fetch(`${base}/webhooks/sourcehut`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: job.id, status: "success", note: job.note, tasks: [] }),
+    });
+    return `${response.status} ${await response.text()}`;
+  } catch {
+    return "0";
+  }
 }
 
 /** The status of a POST, or 0 when tack was killed mid-request (nothing is owed then). */

@@ -57,6 +57,12 @@ test.concurrent("--help and version exit 0 without any configuration", async () 
   const help = await run(["--help"], {});
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("TACK_OWNER_DID");
+  // Every provider a workflow can name, each with what switches it on.
+  for (const name of ["fake", "buildkite", "github", "gitlab", "sourcehut"]) {
+    expect(help.stdout).toMatch(
+      new RegExp(`^  ${name} +\\S.*, (always on|on with TACK_\\w+) \\(`, "m"),
+    );
+  }
   const version = await run(["version"], {});
   expect(version.code).toBe(0);
   expect(version.stdout).toMatch(/^tack \d+\.\d+\.\d+ \(.+\) schema \d+\n$/);

@@ -81,7 +81,7 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
       rkey,
     });
   };
-  const [a, b, c] = [newTid(), newTid(), newTid()];
+  const [a, b, c, sentinel] = [newTid(), newTid(), newTid(), newTid()];
 
   connections[0]?.sendText(trigger(a));
   await until(() => spawns(service, a) === 1, "first trigger spawned");
@@ -109,7 +109,9 @@ test("a knot that cuts frames, sends garbage and repeats itself: every trigger r
   connections[2]?.sendText(trigger(c));
 
   await until(() => spawns(service, b) === 1 && spawns(service, c) === 1, "all triggers spawned");
-  await Bun.sleep(300); // anything repeated would have been dispatched by now
+  // A trigger sent last: once it has spawned, anything repeated before it would have too.
+  connections[2]?.sendText(trigger(sentinel));
+  await until(() => spawns(service, sentinel) === 1, "the last trigger spawned");
   expect([spawns(service, a), spawns(service, b), spawns(service, c)]).toEqual([1, 1, 1]);
   const messages = service.logs.map((l) => l.msg);
   expect(messages).toContain("knot: skipping a frame that is not JSON");

@@ -178,8 +178,18 @@ describe("ingestion", () => {
       }),
     );
 
-    const frames = await events.waitFor(3);
-    await Bun.sleep(100); // nothing else may follow
+    // A valid trigger pushed last: once it shows, anything the ones before it caused has too.
+    const sentinel = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+    );
+    await until(
+      () => forPipeline(events.frames, knot.host, sentinel).length > 0,
+      "the last trigger pending",
+    );
+    const frames = events.frames.filter(
+      (frame) => forPipeline([frame], knot.host, sentinel).length === 0,
+    );
     expect(frames).toHaveLength(3);
     for (const rkey of Object.values(rejected))
       expect(forPipeline(frames, knot.host, rkey)).toEqual([]);
@@ -319,7 +329,15 @@ describe("ingestion", () => {
       () => forPipeline(events.frames, knot.host, first).length === 3,
       "first trigger done",
     );
-    await Bun.sleep(200);
+    // A trigger pushed last: once it shows, anything repeated before it would have too.
+    const sentinel = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+    );
+    await until(
+      () => forPipeline(events.frames, knot.host, sentinel).length > 0,
+      "the last trigger pending",
+    );
     for (const rkey of [first, second]) {
       expect(forPipeline(events.frames, knot.host, rkey).map((s) => s.status)).toEqual([
         "pending",
@@ -361,7 +379,15 @@ describe("ingestion", () => {
       () => forPipeline(events.frames, knot.host, during).length === 3,
       "trigger pushed during downtime done",
     );
-    await Bun.sleep(200);
+    // A trigger pushed last: once it shows, anything repeated before it would have too.
+    const sentinel = knot.push(
+      "sh.tangled.pipeline",
+      pipelineRecord({ knot: knot.host, did: OWNER, repo: "app", sha: freshSha() }),
+    );
+    await until(
+      () => forPipeline(events.frames, knot.host, sentinel).length > 0,
+      "the last trigger pending",
+    );
     expect(forPipeline(events.frames, knot.host, before).map((s) => s.status)).toEqual([
       "pending",
       "running",

@@ -1,7 +1,8 @@
 /**
- * One Tangled pipeline, every CI: workflows routed to Buildkite, GitHub Actions, GitLab CI and
- * the fake provider, each CI driven by its own signed webhooks, all reported on /events against
- * the same pipeline AT-URI.
+ * One Tangled pipeline, every CI: workflows routed to Buildkite, GitHub Actions, GitLab CI,
+ * builds.sr.ht and the fake provider, each CI driven the way it reports (signed webhooks;
+ * sourcehut's polls, hurried by its completion trigger), all reported on /events against the
+ * same pipeline AT-URI.
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { fastClock } from "../helpers/clock.ts";
@@ -10,6 +11,7 @@ import { FakeGithub, GITHUB_TOKEN } from "../helpers/fake-github.ts";
 import { FakeGitlab, nextDelivery, RUNNER_PROJECT } from "../helpers/fake-gitlab.ts";
 import { FakeJetstream } from "../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../helpers/fake-knot.ts";
+import { FakeSourcehut } from "../helpers/fake-sourcehut.ts";
 import { buildkiteHeaders } from "../helpers/sign-buildkite.ts";
 import { deliverGithub, WEBHOOK_SECRET } from "../helpers/sign-github.ts";
 import { startTestTack } from "../helpers/tack.ts";
@@ -18,6 +20,7 @@ import { until } from "../helpers/wait.ts";
 import { connect } from "../helpers/ws.ts";
 import { runPayload } from "../providers/github/harness.ts";
 import { gitlabConfig } from "../providers/gitlab/harness.ts";
+import { nudgeTack, SOURCEHUT_WORKFLOW, sourcehutConfig } from "../providers/sourcehut/harness.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
 setDefaultTimeout(30_000);
@@ -31,6 +34,7 @@ test("a pipeline with a workflow on every provider reports them all on /events",
   const buildkite = FakeBuildkite.start();
   const github = FakeGithub.start();
   const gitlab = FakeGitlab.start();
+  const sourcehut = FakeSourcehut.start();
   try {
     await using service = await startTestTack({
       config: {
@@ -45,6 +49,7 @@ test("a pipeline with a workflow on every provider reports them all on /events",
           },
           github: { token: GITHUB_TOKEN, webhookSecret: WEBHOOK_SECRET, apiUrl: github.url },
           gitlab: gitlabConfig(gitlab),
+          sourcehut: sourcehutConfig(sourcehut),
         },
       },
       // A clock that runs fast for everyone alike (providers' background polls included), so
@@ -65,10 +70,15 @@ test("a pipeline with a workflow on every provider reports them all on /events",
         raw: "engine: tack\ntack:\n  github: { repo: acme/tangled-runner, workflow: tangled.yml }\n",
       },
       { name: "gl.yml", raw: `engine: tack\ntack:\n  gitlab: { project: ${RUNNER_PROJECT} }\n` },
+      { name: "srht.yml", raw: SOURCEHUT_WORKFLOW },
       { name: "fake.yml", raw: "engine: tack\ntack:\n  fake: { result: timeout }\n" },
     ]);
     await until(
-      () => buildkite.builds.size === 1 && github.runs.size === 1 && gitlab.pipelines.size === 1,
+      () =>
+        buildkite.builds.size === 1 &&
+        github.runs.size === 1 &&
+        gitlab.pipelines.size === 1 &&
+        sourcehut.jobs.size === 1,
       "every CI received its build",
     );
 
@@ -132,18 +142,29 @@ test("a pipeline with a workflow on every provider reports them all on /events",
         )
         .filter((status) => status.pipeline === uri && status.workflow === workflow)
         .map((status) => status.status);
+
+    // sourcehut: a runner takes the job, then it fails; each time the completion trigger makes
+    // tack poll at once.
+    const job = sourcehut.lastJob();
+    sourcehut.start(job.id);
+    await nudgeTack(service.http, job);
+    await until(() => statusesOf("srht.yml").includes("running"), "sourcehut job running");
+    sourcehut.runToEnd(job.id, "FAILED");
+    await nudgeTack(service.http, job);
     await until(
       () =>
         statusesOf("bk.yml").includes("success") &&
         statusesOf("gh.yml").includes("failed") &&
         statusesOf("gl.yml").includes("success") &&
-        statusesOf("fake.yml").includes("timeout"),
+        statusesOf("fake.yml").includes("timeout") &&
+        statusesOf("srht.yml").includes("failed"),
       "all finished",
     );
     expect(statusesOf("bk.yml")).toEqual(["pending", "running", "success"]);
     expect(statusesOf("gh.yml")).toEqual(["pending", "running", "failed"]);
     expect(statusesOf("gl.yml")).toEqual(["pending", "running", "success"]);
     expect(statusesOf("fake.yml")).toEqual(["pending", "running", "timeout"]);
+    expect(statusesOf("srht.yml")).toEqual(["pending", "running", "failed"]);
     events.close();
   } finally {
     jetstream.stop();
@@ -151,5 +172,6 @@ test("a pipeline with a workflow on every provider reports them all on /events",
     buildkite.stop();
     github.stop();
     gitlab.stop();
+    sourcehut.stop();
   }
 });

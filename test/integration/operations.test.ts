@@ -9,6 +9,7 @@ import type { PipelineRecord } from "../../src/tangled/lexicons.ts";
 import { COMMIT, VERSION } from "../../src/version.ts";
 import { FakeBuildkite } from "../helpers/fake-buildkite.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
+import { until } from "../helpers/wait.ts";
 import { pipelineRecord } from "../helpers/wire.ts";
 
 // Real servers and processes: some tests take seconds (bun resets the default per file).
@@ -172,10 +173,14 @@ describe("tack backup", () => {
   test("a backup taken during writes opens cleanly and holds a consistent log", async () => {
     await using service = await startTestTack();
     let writing = true;
+    let written = 0;
     const writer = (async () => {
-      for (let i = 0; writing; i++) await service.tack.broker.publish("test.noise", { i });
+      for (let i = 0; writing; i++) {
+        await service.tack.broker.publish("test.noise", { i });
+        written = i + 1;
+      }
     })();
-    await Bun.sleep(50);
+    await until(() => written >= 20, "writes under way");
     const target = join(tempDir(), "backup.db");
     const lines: string[] = [];
     expect(runBackup(service.config.dbPath, target, (line) => lines.push(line))).toBe(0);

@@ -155,6 +155,9 @@ describe("a new descriptor is all the core needs", () => {
     expect(usage(catalog)).toContain(
       "  TACK_SAMPLE_*       -         Sample CI: TOKEN, URL (docs/sample.md)",
     );
+    expect(usage(catalog)).toContain(
+      "  sample       Sample CI, on with TACK_SAMPLE_TOKEN (docs/sample.md)",
+    );
   });
 
   test("tack check runs its check, redacting its secret; the factory builds it guarded", async () => {

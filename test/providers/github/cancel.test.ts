@@ -100,10 +100,12 @@ describe("github cancel", () => {
   test("a run GitHub lists only after a moment is found and cancelled", async () => {
     const fake = startFakeGithub();
     fake.dispatchMode = "no-content";
-    // No discovery and no reconciler: only the cancel itself looks for the run.
+    // No discovery and no reconciler: only the cancel itself looks for the run. A list delay
+    // of a minute (1.5 s on the fast clock) leaves a loaded machine time for three list calls.
     const tack = githubProvider(fake, {
       ...FAST,
       discoveryDelaysMs: [],
+      listDelayMs: 60_000,
       reconcileIntervalMs: 3_600_000,
     });
     const id = newWorkflowId();
