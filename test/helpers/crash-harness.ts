@@ -16,7 +16,7 @@
  * has created a build or run, either before its answer goes out or right after, which is where
  * a provider can lose track of a build or create a second one.
  *
- * Used by scripts/crash-test.ts (full size) and test/integration/crash-kill.test.ts (small).
+ * Used by scripts/crash-test.ts (full size) and test/integration/crash-kill.system.test.ts (small).
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";

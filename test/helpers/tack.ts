@@ -3,13 +3,15 @@
  * directory, on a compressed clock (waits take no real time; tests that need the real one pass
  * `overrides.clock`). `await using` stops it and removes the directory.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../src/config.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { startTack, type Tack, type TackOverrides } from "../../src/tack.ts";
 import { compressedClock } from "./clock.ts";
+import { tempDir } from "./temp.ts";
+
+export { tempDir };
 
 export interface TestTack extends AsyncDisposable {
   tack: Tack;
@@ -35,10 +37,6 @@ export function testConfig(dir: string, overrides: Partial<Config> = {}): Config
     ...overrides,
     providers: { fake: {}, ...overrides.providers },
   };
-}
-
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "tack-test-"));
 }
 
 export function captureLogger(): { log: Logger; lines: Record<string, unknown>[] } {
