@@ -91,6 +91,8 @@ export interface TackOverrides {
   events?: Partial<EventsOptions>;
   /** How long in-flight HTTP requests get to finish at shutdown. */
   shutdownGraceMs?: number;
+  /** How long stop() waits for dispatches, then providers, to let go (each; default 2 s). */
+  stopStepMs?: number;
   /** Reconnect and idle-watchdog timing of the Jetstream and knot consumers. */
   streams?: Partial<Pick<StreamOptions, "minBackoffMs" | "maxBackoffMs" | "idleTimeoutMs">>;
   /** Extra providers beside the built-in ones (tests use this to stand in a failing CI). */
@@ -450,8 +452,9 @@ export async function startTack(
       );
       // A dispatch still waiting on a CI after this leaves its pipeline undispatched; the next
       // start finishes it (runner.recover). Providers stop after, so none is failed by it.
-      await within(runner.stop(), 2_000);
-      await within(Promise.all(providers.all().map((provider) => provider.stop())), 2_000);
+      const step = overrides.stopStepMs ?? 2_000;
+      await within(runner.stop(), step);
+      await within(Promise.all(providers.all().map((provider) => provider.stop())), step);
       // 3. Close WebSockets with 1001 so clients reconnect (with their cursor) later.
       sockets.closeAll(1001, "server shutting down");
       await app.stop(true);

@@ -52,10 +52,12 @@ test("stop() with a spawn stuck on a silent CI API finishes in bounded time, clo
     },
   };
   try {
+    // Each bounded step of the stop waits 300 ms instead of 2 s: the bound, not its size, is
+    // what this test is about.
     const service = await startTestTack({
       dir,
       config,
-      overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200 } },
+      overrides: { streams: { minBackoffMs: 20, maxBackoffMs: 200 }, stopStepMs: 300 },
     });
     await followedRepo(jetstream, knot);
     const rkey = pushTrigger(knot, [
