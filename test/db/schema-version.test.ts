@@ -16,7 +16,7 @@ import { captureLogger, startTestTack, tempDir, testConfig } from "../helpers/ta
 setDefaultTimeout(30_000);
 
 test("a new database logs each migration it applies, then its schema version (#15)", async () => {
-  await using service = await startTestTack();
+  await using service = await startTestTack({ emptyDatabase: true });
   const applied = service.logs.filter((l) => l.msg === "db: applying migration");
   expect(applied.map((l) => l.tag)).toEqual(journal.entries.map((entry) => entry.tag));
   expect(applied.map((l) => l.schema_version)).toEqual(journal.entries.map((_, i) => i + 1));

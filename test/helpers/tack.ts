@@ -3,9 +3,11 @@
  * directory, on a compressed clock (waits take no real time; tests that need the real one pass
  * `overrides.clock`). `await using` stops it and removes the directory.
  */
-import { rmSync } from "node:fs";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../../src/config.ts";
+import { openDb } from "../../src/db/client.ts";
+import { runMigrations } from "../../src/db/migrate.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 import { startTack, type Tack, type TackOverrides } from "../../src/tack.ts";
 import { compressedClock } from "./clock.ts";
@@ -47,10 +49,35 @@ export function captureLogger(): { log: Logger; lines: Record<string, unknown>[]
   return { log, lines };
 }
 
+/**
+ * A database already at this binary's schema, made once per test process and copied into each
+ * fresh directory: most tests are not about migrating, and migrating costs more than starting.
+ * (test/db/schema-version.test.ts is about it, and asks for an empty database.)
+ */
+let migrated: string | undefined;
+function migratedDatabase(): string {
+  if (migrated === undefined) {
+    const path = join(tempDir(), "tack.db");
+    const database = openDb(path);
+    runMigrations(database.db);
+    database.close();
+    migrated = path;
+  }
+  return migrated;
+}
+
 export async function startTestTack(
-  options: { dir?: string; config?: Partial<Config>; overrides?: TackOverrides } = {},
+  options: {
+    dir?: string;
+    config?: Partial<Config>;
+    overrides?: TackOverrides;
+    /** Start on an empty database (migrating it) rather than on a migrated copy. */
+    emptyDatabase?: boolean;
+  } = {},
 ): Promise<TestTack> {
   const dir = options.dir ?? tempDir();
+  if (!options.dir && !options.emptyDatabase)
+    copyFileSync(migratedDatabase(), join(dir, "tack.db"));
   const config = testConfig(dir, options.config);
   const { log, lines } = captureLogger();
   const tack = await startTack(config, log, { clock: compressedClock(), ...options.overrides });
