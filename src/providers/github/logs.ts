@@ -16,9 +16,9 @@ import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
-import { pause } from "../pause.ts";
+import { LogFollower } from "../log-follow.ts";
 import { controlLine, dataLine, type LogLine, type WorkflowStore } from "../provider.ts";
-import type { GithubRun, GithubRuns } from "./builds.ts";
+import type { GithubRuns } from "./builds.ts";
 import type { GithubClient } from "./client.ts";
 import { parseJobLog } from "./log-text.ts";
 import type { ApiJob } from "./schemas.ts";
@@ -30,8 +30,6 @@ const RUN_BLOCK = "GitHub Actions run";
 const TRAILING_LOOKS = 5;
 /** Looks at a completed job before accepting that GitHub has no log for it. */
 const LOG_LOOKS = 3;
-/** Consecutive failed looks after which the stream fails instead of retrying. */
-const MAX_FAILURES = 5;
 
 interface JobProgress {
   name: string;
@@ -66,56 +64,36 @@ class RunLogReader {
   private nextStepId = 1;
   private headerShown = false;
   private trailingLooks = 0;
-  private done = false;
-  private following = false;
-  private dirty = false;
-  private wakeUp: (() => void) | undefined;
-  private unsubscribe: (() => void) | undefined;
+  /** True once everything was shown (the follower stops looking). */
+  done = false;
+  private readonly live: LogFollower;
 
   constructor(
     private readonly deps: LogDeps,
     private readonly initial: StoredWorkflow,
-    private readonly signal: AbortSignal,
-  ) {}
+    signal: AbortSignal,
+  ) {
+    this.live = new LogFollower({
+      provider: "github",
+      workflow: initial.id,
+      log: deps.log,
+      clock: deps.clock,
+      signal,
+      intervalMs: () => deps.followIntervalMs,
+      subscribe: (correlationId, listener) => deps.tracker.subscribe(correlationId, listener),
+    });
+  }
 
-  async *follow(first: LogLine[]): AsyncGenerator<LogLine> {
-    // Subscribed only once the stream is consumed: an upgrade that never happens leaves nothing.
-    this.following = true;
-    this.listen(this.deps.runs.latestFor(this.initial.id));
-    try {
-      yield* first;
-      let failures = 0;
-      while (!this.done && !this.signal.aborted) {
-        await this.nextLook();
-        if (this.signal.aborted) return;
-        let lines: LogLine[];
-        try {
-          lines = await this.look();
-          failures = 0;
-        } catch (error) {
-          if (++failures >= MAX_FAILURES) throw error;
-          this.deps.log.warn("github logs: look failed, retrying", {
-            err: error,
-            knot: this.initial.id.knot,
-            pipeline_rkey: this.initial.id.pipelineRkey,
-            workflow: this.initial.id.name,
-          });
-          continue;
-        }
-        yield* lines;
-      }
-    } finally {
-      this.unsubscribe?.();
-    }
+  follow(first: LogLine[]): AsyncGenerator<LogLine> {
+    return this.live.follow(first, this, () => this.deps.runs.latestFor(this.initial.id));
   }
 
   /** One look at the workflow and its run: the lines that became visible since the last. */
   async look(): Promise<LogLine[]> {
-    this.dirty = false;
     const workflow = this.deps.workflows.get(this.initial.id) ?? this.initial;
     const run = this.deps.runs.latestFor(this.initial.id);
     const finished = isTerminal(workflow.status);
-    this.listen(run);
+    this.live.beginLook(run);
     if (!run || run.runId === null) {
       if (finished) {
         this.done = true;
@@ -217,26 +195,6 @@ class RunLogReader {
     lines.push(controlLine(progress.stepId, "end", job.name, undefined, ended));
     progress.ended = true;
     return lines;
-  }
-
-  private listen(run: GithubRun | undefined): void {
-    if (!run || !this.following || this.unsubscribe) return;
-    this.unsubscribe = this.deps.tracker.subscribe(run.correlationId, () => this.poke());
-  }
-
-  private poke(): void {
-    this.dirty = true;
-    this.wakeUp?.();
-  }
-
-  /** Waits for the follow interval (on tack's clock), a poke, or the end of the stream. */
-  private async nextLook(): Promise<void> {
-    if (this.dirty) return;
-    const poked = new Promise<void>((resolve) => {
-      this.wakeUp = resolve;
-    });
-    await Promise.race([pause(this.deps.clock, this.deps.followIntervalMs, this.signal), poked]);
-    this.wakeUp = undefined;
   }
 }
 

@@ -17,9 +17,9 @@ import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
-import { pause } from "../pause.ts";
+import { LogFollower } from "../log-follow.ts";
 import { controlLine, dataLine, type LogLine, type WorkflowStore } from "../provider.ts";
-import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
+import type { GitlabPipelines } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
 import { TraceSplitter } from "./log-text.ts";
 import type { ApiJob } from "./schemas.ts";
@@ -29,8 +29,6 @@ import type { PipelineTracker } from "./track.ts";
 const PIPELINE_BLOCK = "GitLab pipeline";
 /** Looks after the workflow finished before giving up on jobs GitLab still lists as open. */
 const TRAILING_LOOKS = 5;
-/** Consecutive failed looks after which the stream fails instead of retrying. */
-const MAX_FAILURES = 5;
 /** While the budget is low, looks are this many times further apart. */
 const LOW_BUDGET_SLOWDOWN = 4;
 
@@ -71,56 +69,39 @@ class PipelineLogReader {
   private nextStepId = 1;
   private headerShown = false;
   private trailingLooks = 0;
-  private done = false;
-  private following = false;
-  private dirty = false;
-  private wakeUp: (() => void) | undefined;
-  private unsubscribe: (() => void) | undefined;
+  /** True once everything was shown (the follower stops looking). */
+  done = false;
+  private readonly live: LogFollower;
 
   constructor(
     private readonly deps: LogDeps,
     private readonly initial: StoredWorkflow,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.live = new LogFollower({
+      provider: "gitlab",
+      workflow: initial.id,
+      log: deps.log,
+      clock: deps.clock,
+      signal,
+      intervalMs: () =>
+        deps.client.lowOnBudget(deps.reserveRequests)
+          ? deps.followIntervalMs * LOW_BUDGET_SLOWDOWN
+          : deps.followIntervalMs,
+      subscribe: (correlationId, listener) => deps.tracker.subscribe(correlationId, listener),
+    });
+  }
 
-  async *follow(first: LogLine[]): AsyncGenerator<LogLine> {
-    // Subscribed only once the stream is consumed: an upgrade that never happens leaves nothing.
-    this.following = true;
-    this.listen(this.deps.pipelines.latestFor(this.initial.id));
-    try {
-      yield* first;
-      let failures = 0;
-      while (!this.done && !this.signal.aborted) {
-        await this.nextLook();
-        if (this.signal.aborted) return;
-        let lines: LogLine[];
-        try {
-          lines = await this.look();
-          failures = 0;
-        } catch (error) {
-          if (++failures >= MAX_FAILURES) throw error;
-          this.deps.log.warn("gitlab logs: look failed, retrying", {
-            err: error,
-            knot: this.initial.id.knot,
-            pipeline_rkey: this.initial.id.pipelineRkey,
-            workflow: this.initial.id.name,
-          });
-          continue;
-        }
-        yield* lines;
-      }
-    } finally {
-      this.unsubscribe?.();
-    }
+  follow(first: LogLine[]): AsyncGenerator<LogLine> {
+    return this.live.follow(first, this, () => this.deps.pipelines.latestFor(this.initial.id));
   }
 
   /** One look at the workflow and its pipeline: the lines that became visible since the last. */
   async look(): Promise<LogLine[]> {
-    this.dirty = false;
     const workflow = this.deps.workflows.get(this.initial.id) ?? this.initial;
     const row = this.deps.pipelines.latestFor(this.initial.id);
     const finished = isTerminal(workflow.status);
-    this.listen(row);
+    this.live.beginLook(row);
     if (!row || row.pipelineId === null) {
       if (finished) {
         this.done = true;
@@ -237,29 +218,6 @@ class PipelineLogReader {
       progress.ended = true;
     }
     return lines;
-  }
-
-  private listen(row: GitlabPipeline | undefined): void {
-    if (!row || !this.following || this.unsubscribe) return;
-    this.unsubscribe = this.deps.tracker.subscribe(row.correlationId, () => this.poke());
-  }
-
-  private poke(): void {
-    this.dirty = true;
-    this.wakeUp?.();
-  }
-
-  /** Waits for the follow interval (on tack's clock), a poke, or the end of the stream. */
-  private async nextLook(): Promise<void> {
-    if (this.dirty) return;
-    const poked = new Promise<void>((resolve) => {
-      this.wakeUp = resolve;
-    });
-    const interval = this.deps.client.lowOnBudget(this.deps.reserveRequests)
-      ? this.deps.followIntervalMs * LOW_BUDGET_SLOWDOWN
-      : this.deps.followIntervalMs;
-    await Promise.race([pause(this.deps.clock, interval, this.signal), poked]);
-    this.wakeUp = undefined;
   }
 }
 

@@ -23,7 +23,7 @@ import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
 import { ApiError } from "../http-client.ts";
-import { pause } from "../pause.ts";
+import { LogFollower } from "../log-follow.ts";
 import { controlLine, dataLine, type LogLine, logTime, type WorkflowStore } from "../provider.ts";
 import type { SourcehutJob, SourcehutJobs } from "./builds.ts";
 import { accessDenied, type SourcehutClient } from "./client.ts";
@@ -47,8 +47,6 @@ export class LogsScopeError extends Error {
 
 /** Looks after the workflow finished before giving up on a job sourcehut still shows open. */
 const TRAILING_LOOKS = 5;
-/** Consecutive failed looks after which the stream fails instead of retrying. */
-const MAX_FAILURES = 5;
 /** Chunks of one file read per look at most (a huge log is read over several looks). */
 const MAX_CHUNKS = 8;
 const DONE_TASK = new Set(["SUCCESS", "FAILED", "SKIPPED"]);
@@ -88,56 +86,37 @@ class JobLogReader {
   private master: Block | undefined;
   private readonly tasks = new Map<string, Block>();
   private trailingLooks = 0;
-  private done = false;
-  private following = false;
-  private dirty = false;
-  private wakeUp: (() => void) | undefined;
-  private unsubscribe: (() => void) | undefined;
+  /** True once everything was shown (the follower stops looking). */
+  done = false;
+  private readonly live: LogFollower;
 
   constructor(
     private readonly deps: LogDeps,
     private readonly initial: StoredWorkflow,
     private readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.live = new LogFollower({
+      provider: "sourcehut",
+      workflow: initial.id,
+      log: deps.log,
+      clock: deps.clock,
+      signal,
+      intervalMs: () => deps.tuning.logFollowIntervalMs,
+      subscribe: (correlationId, listener) => deps.tracker.subscribe(correlationId, listener),
+      fatal: (error) => error instanceof LogsScopeError,
+    });
+  }
 
-  async *follow(first: LogLine[]): AsyncGenerator<LogLine> {
-    // Subscribed only once the stream is consumed: an upgrade that never happens leaves nothing.
-    this.following = true;
-    this.listen(this.deps.jobs.latestFor(this.initial.id));
-    try {
-      yield* first;
-      let failures = 0;
-      while (!this.done && !this.signal.aborted) {
-        await this.nextLook();
-        if (this.signal.aborted) return;
-        let lines: LogLine[];
-        try {
-          lines = await this.look();
-          failures = 0;
-        } catch (error) {
-          if (error instanceof LogsScopeError || ++failures >= MAX_FAILURES) throw error;
-          this.deps.log.warn("sourcehut logs: look failed, retrying", {
-            err: error,
-            knot: this.initial.id.knot,
-            pipeline_rkey: this.initial.id.pipelineRkey,
-            workflow: this.initial.id.name,
-          });
-          continue;
-        }
-        yield* lines;
-      }
-    } finally {
-      this.unsubscribe?.();
-    }
+  follow(first: LogLine[]): AsyncGenerator<LogLine> {
+    return this.live.follow(first, this, () => this.deps.jobs.latestFor(this.initial.id));
   }
 
   /** One look at the workflow and its job: the lines that became visible since the last. */
   async look(): Promise<LogLine[]> {
-    this.dirty = false;
     const workflow = this.deps.workflows.get(this.initial.id) ?? this.initial;
     const row = this.deps.jobs.latestFor(this.initial.id);
     const finished = isTerminal(workflow.status);
-    this.listen(row);
+    this.live.beginLook(row);
     if (!row || row.jobId === null) {
       if (!finished) return [];
       this.done = true;
@@ -306,29 +285,6 @@ class JobLogReader {
 
   private now(): Date {
     return new Date(this.deps.clock.now());
-  }
-
-  private listen(row: SourcehutJob | undefined): void {
-    if (!row || !this.following || this.unsubscribe) return;
-    this.unsubscribe = this.deps.tracker.subscribe(row.correlationId, () => this.poke());
-  }
-
-  private poke(): void {
-    this.dirty = true;
-    this.wakeUp?.();
-  }
-
-  /** Waits for the follow interval (on tack's clock), a poke, or the end of the stream. */
-  private async nextLook(): Promise<void> {
-    if (this.dirty) return;
-    const poked = new Promise<void>((resolve) => {
-      this.wakeUp = resolve;
-    });
-    await Promise.race([
-      pause(this.deps.clock, this.deps.tuning.logFollowIntervalMs, this.signal),
-      poked,
-    ]);
-    this.wakeUp = undefined;
   }
 }
 
