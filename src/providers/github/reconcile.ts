@@ -10,8 +10,8 @@
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../http-client.ts";
-import { pause } from "../pause.ts";
 import type { WorkflowStore } from "../provider.ts";
+import { SerialPasses } from "../serial-passes.ts";
 import { type GithubRun, type GithubRuns, runLogFields } from "./builds.ts";
 import type { GithubClient } from "./client.ts";
 import type { RunDispatcher } from "./spawn.ts";
@@ -20,8 +20,7 @@ import type { RunTracker } from "./track.ts";
 import type { GithubTuning } from "./tuning.ts";
 
 export class Reconciler {
-  private chain: Promise<void> = Promise.resolve();
-  private loop: Promise<void> | undefined;
+  private readonly passes: SerialPasses;
 
   constructor(
     private readonly deps: {
@@ -35,31 +34,28 @@ export class Reconciler {
       tuning: GithubTuning;
       signal: AbortSignal;
     },
-  ) {}
+  ) {
+    this.passes = new SerialPasses({
+      clock: deps.clock,
+      log: deps.log,
+      signal: deps.signal,
+      failed: "github reconcile: pass failed",
+    });
+  }
 
   /** Starts the periodic passes; they end when the signal aborts. */
   start(): void {
-    this.loop ??= (async () => {
-      while (!this.deps.signal.aborted) {
-        await pause(this.deps.clock, this.deps.tuning.reconcileIntervalMs, this.deps.signal);
-        if (!this.deps.signal.aborted) await this.pass(false);
-      }
-    })();
+    this.passes.every(this.deps.tuning.reconcileIntervalMs, () => this.run(false));
   }
 
   /** Queues one pass (never two at once); `everything` polls runs heard from recently too. */
   pass(everything: boolean): Promise<void> {
-    this.chain = this.chain.then(() =>
-      this.run(everything).catch((error: unknown) => {
-        this.deps.log.error("github reconcile: pass failed", { err: error });
-      }),
-    );
-    return this.chain;
+    return this.passes.queue(() => this.run(everything));
   }
 
   /** Resolves once the loop and any queued pass have finished (after the signal aborted). */
-  async stopped(): Promise<void> {
-    await Promise.all([this.loop, this.chain]);
+  stopped(): Promise<void> {
+    return this.passes.stopped();
   }
 
   private async run(everything: boolean): Promise<void> {

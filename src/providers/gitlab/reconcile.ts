@@ -11,8 +11,8 @@
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import { ApiError } from "../http-client.ts";
-import { pause } from "../pause.ts";
 import type { WorkflowStore } from "../provider.ts";
+import { SerialPasses } from "../serial-passes.ts";
 import { type GitlabPipeline, type GitlabPipelines, pipelineLogFields } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
 import type { PipelineCreator } from "./spawn.ts";
@@ -21,8 +21,7 @@ import type { PipelineTracker } from "./track.ts";
 import type { GitlabTuning } from "./tuning.ts";
 
 export class Reconciler {
-  private chain: Promise<void> = Promise.resolve();
-  private loop: Promise<void> | undefined;
+  private readonly passes: SerialPasses;
 
   constructor(
     private readonly deps: {
@@ -36,31 +35,28 @@ export class Reconciler {
       tuning: GitlabTuning;
       signal: AbortSignal;
     },
-  ) {}
+  ) {
+    this.passes = new SerialPasses({
+      clock: deps.clock,
+      log: deps.log,
+      signal: deps.signal,
+      failed: "gitlab reconcile: pass failed",
+    });
+  }
 
   /** Starts the periodic passes; they end when the signal aborts. */
   start(): void {
-    this.loop ??= (async () => {
-      while (!this.deps.signal.aborted) {
-        await pause(this.deps.clock, this.deps.tuning.reconcileIntervalMs, this.deps.signal);
-        if (!this.deps.signal.aborted) await this.pass(false);
-      }
-    })();
+    this.passes.every(this.deps.tuning.reconcileIntervalMs, () => this.run(false));
   }
 
   /** Queues one pass (never two at once); `everything` polls pipelines heard from recently too. */
   pass(everything: boolean): Promise<void> {
-    this.chain = this.chain.then(() =>
-      this.run(everything).catch((error: unknown) => {
-        this.deps.log.error("gitlab reconcile: pass failed", { err: error });
-      }),
-    );
-    return this.chain;
+    return this.passes.queue(() => this.run(everything));
   }
 
   /** Resolves once the loop and any queued pass have finished (after the signal aborted). */
-  async stopped(): Promise<void> {
-    await Promise.all([this.loop, this.chain]);
+  stopped(): Promise<void> {
+    return this.passes.stopped();
   }
 
   private async run(everything: boolean): Promise<void> {

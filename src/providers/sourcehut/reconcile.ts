@@ -22,6 +22,7 @@ import type { StoredWorkflow } from "../../pipeline/workflows.ts";
 import { ApiError } from "../http-client.ts";
 import { pause } from "../pause.ts";
 import type { WorkflowStore } from "../provider.ts";
+import { SerialPasses } from "../serial-passes.ts";
 import { jobLogFields, type SourcehutJob, type SourcehutJobs } from "./builds.ts";
 import type { SourcehutClient } from "./client.ts";
 import type { ApiJob } from "./schemas.ts";
@@ -32,7 +33,7 @@ import type { SourcehutTuning } from "./tuning.ts";
 
 export class Poller {
   private loop: Promise<void> | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly passes: SerialPasses;
   private wakeUp: (() => void) | undefined;
   private woken = false;
   /** When each row without a job id was last searched for, in this process. */
@@ -50,7 +51,14 @@ export class Poller {
       tuning: SourcehutTuning;
       signal: AbortSignal;
     },
-  ) {}
+  ) {
+    this.passes = new SerialPasses({
+      clock: deps.clock,
+      log: deps.log,
+      signal: deps.signal,
+      failed: "sourcehut poll: pass failed",
+    });
+  }
 
   /** Starts polling; it ends when the signal aborts. */
   start(): void {
@@ -105,17 +113,12 @@ export class Poller {
   /** Resolves once the loop and any pass under way have finished (after the signal aborted). */
   async stopped(): Promise<void> {
     this.wakeUp?.();
-    await Promise.all([this.loop, this.chain]);
+    await Promise.all([this.loop, this.passes.stopped()]);
   }
 
   /** One pass over what is due (never two at once). */
   pass(): Promise<void> {
-    this.chain = this.chain.then(() =>
-      this.run().catch((error: unknown) => {
-        this.deps.log.error("sourcehut poll: pass failed", { err: error });
-      }),
-    );
-    return this.chain;
+    return this.passes.queue(() => this.run());
   }
 
   private async sleep(): Promise<void> {
