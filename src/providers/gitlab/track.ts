@@ -12,6 +12,7 @@ import type { Tx, Writer } from "../../db/writer.ts";
 import type { Logger } from "../../log.ts";
 import type { WorkflowStatus } from "../../pipeline/status.ts";
 import type { StatusDetail } from "../../pipeline/workflows.ts";
+import { BuildListeners } from "../build-listeners.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WorkflowStore } from "../provider.ts";
 import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
@@ -24,9 +25,7 @@ export interface JobObservation {
   startedAt: string | null;
 }
 
-export class PipelineTracker {
-  private readonly listeners = new Map<string, Set<() => void>>();
-
+export class PipelineTracker extends BuildListeners {
   constructor(
     private readonly deps: {
       workflows: WorkflowStore;
@@ -36,7 +35,9 @@ export class PipelineTracker {
       clock: Clock;
       log: Logger;
     },
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Applies a pipeline-level observation. With a `deliveryId`, resolves false when that
@@ -63,22 +64,6 @@ export class PipelineTracker {
   applyJob(row: GitlabPipeline, job: JobObservation, deliveryId?: string): Promise<boolean> {
     const status = statusOfJob(job);
     return this.apply(row, status, {}, status === "running" ? "running" : undefined, deliveryId);
-  }
-
-  /** Calls `listener` after anything is applied to the pipeline; returns the unsubscribe. */
-  subscribe(correlationId: string, listener: () => void): () => void {
-    const set = this.listeners.get(correlationId) ?? new Set();
-    set.add(listener);
-    this.listeners.set(correlationId, set);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(correlationId);
-    };
-  }
-
-  /** Tells the pipeline's listeners to look again (e.g. after its id became known). */
-  wake(correlationId: string): void {
-    for (const listener of this.listeners.get(correlationId) ?? []) listener();
   }
 
   private async apply(

@@ -9,6 +9,7 @@
 import type { Tx, Writer } from "../../db/writer.ts";
 import type { Logger } from "../../log.ts";
 import { isTerminal } from "../../pipeline/status.ts";
+import { BuildListeners } from "../build-listeners.ts";
 import type { WorkflowStore } from "../provider.ts";
 import type { Observation, SourcehutJob, SourcehutJobs } from "./builds.ts";
 import type { ApiJob } from "./schemas.ts";
@@ -16,9 +17,7 @@ import { statusOfJob } from "./states.ts";
 
 export const PROVIDER = "sourcehut";
 
-export class JobTracker {
-  private readonly listeners = new Map<string, Set<() => void>>();
-
+export class JobTracker extends BuildListeners {
   constructor(
     private readonly deps: {
       workflows: WorkflowStore;
@@ -26,7 +25,9 @@ export class JobTracker {
       jobs: SourcehutJobs;
       log: Logger;
     },
-  ) {}
+  ) {
+    super();
+  }
 
   /** Applies a polled job with the schedule the poller chose for it. */
   async apply(row: SourcehutJob, job: ApiJob, schedule: Omit<Observation, "state">): Promise<void> {
@@ -63,21 +64,5 @@ export class JobTracker {
       }
     }
     this.wake(row.correlationId);
-  }
-
-  /** Calls `listener` after anything is applied to the job; returns the unsubscribe. */
-  subscribe(correlationId: string, listener: () => void): () => void {
-    const set = this.listeners.get(correlationId) ?? new Set();
-    set.add(listener);
-    this.listeners.set(correlationId, set);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(correlationId);
-    };
-  }
-
-  /** Tells the job's listeners to look again. */
-  wake(correlationId: string): void {
-    for (const listener of this.listeners.get(correlationId) ?? []) listener();
   }
 }
