@@ -8,10 +8,11 @@
  * recorded is refused before this is reached (webhook.ts).
  */
 import type { Clock } from "../../clock.ts";
-import type { Tx, Writer } from "../../db/writer.ts";
+import type { Writer } from "../../db/writer.ts";
 import type { Logger } from "../../log.ts";
 import type { WorkflowStatus } from "../../pipeline/status.ts";
 import type { StatusDetail } from "../../pipeline/workflows.ts";
+import { applyObservation } from "../apply-observation.ts";
 import { BuildListeners } from "../build-listeners.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WorkflowStore } from "../provider.ts";
@@ -67,25 +68,16 @@ export class RunTracker extends BuildListeners {
     state: string | undefined,
     deliveryId: string | undefined,
   ): Promise<boolean> {
-    const now = this.deps.clock.now();
-    let first = true;
-    const record = (tx: Tx) => {
-      this.deps.runs.observe(tx, run.correlationId, state, now);
-      if (deliveryId !== undefined) {
-        first = this.deps.deliveries.firstSeen(tx, PROVIDER, deliveryId, now);
-      }
-    };
-    if (status === undefined) {
-      await this.deps.writer.write(record);
-    } else if (await this.deps.workflows.transition(run.workflow, status, detail, record)) {
-      this.deps.log.info("github: workflow status", {
-        knot: run.workflow.knot,
-        pipeline_rkey: run.workflow.pipelineRkey,
-        workflow: run.workflow.name,
-        run_id: run.runId,
-        status,
-      });
-    }
+    const first = await applyObservation(this.deps, {
+      provider: PROVIDER,
+      build: run,
+      rows: this.deps.runs,
+      status,
+      detail,
+      state,
+      deliveryId,
+      logFields: { run_id: run.runId },
+    });
     this.wake(run.correlationId);
     return first;
   }

@@ -8,10 +8,11 @@
  * already recorded is refused before this is reached (webhook.ts).
  */
 import type { Clock } from "../../clock.ts";
-import type { Tx, Writer } from "../../db/writer.ts";
+import type { Writer } from "../../db/writer.ts";
 import type { Logger } from "../../log.ts";
 import type { WorkflowStatus } from "../../pipeline/status.ts";
 import type { StatusDetail } from "../../pipeline/workflows.ts";
+import { applyObservation } from "../apply-observation.ts";
 import { BuildListeners } from "../build-listeners.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WorkflowStore } from "../provider.ts";
@@ -73,25 +74,16 @@ export class PipelineTracker extends BuildListeners {
     state: string | undefined,
     deliveryId: string | undefined,
   ): Promise<boolean> {
-    const now = this.deps.clock.now();
-    let first = true;
-    const record = (tx: Tx) => {
-      this.deps.pipelines.observe(tx, row.correlationId, state, now);
-      if (deliveryId !== undefined) {
-        first = this.deps.deliveries.firstSeen(tx, PROVIDER, deliveryId, now);
-      }
-    };
-    if (status === undefined) {
-      await this.deps.writer.write(record);
-    } else if (await this.deps.workflows.transition(row.workflow, status, detail, record)) {
-      this.deps.log.info("gitlab: workflow status", {
-        knot: row.workflow.knot,
-        pipeline_rkey: row.workflow.pipelineRkey,
-        workflow: row.workflow.name,
-        gitlab_pipeline_id: row.pipelineId,
-        status,
-      });
-    }
+    const first = await applyObservation(this.deps, {
+      provider: PROVIDER,
+      build: row,
+      rows: this.deps.pipelines,
+      status,
+      detail,
+      state,
+      deliveryId,
+      logFields: { gitlab_pipeline_id: row.pipelineId },
+    });
     this.wake(row.correlationId);
     return first;
   }
