@@ -10,7 +10,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { JsonValue } from "../../eventlog/canonical-json.ts";
-import { MAX_EXTRA_INPUTS, RESERVED_INPUTS } from "./request.ts";
+import { RESERVED_INPUTS } from "../tangled-input.ts";
+import { MAX_EXTRA_INPUTS } from "./request.ts";
 
 const REPO = "^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$";
 const WORKFLOW_FILE = "^[A-Za-z0-9._-]+$";

@@ -14,8 +14,9 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import type { JsonValue } from "../../eventlog/canonical-json.ts";
+import { RESERVED_INPUTS } from "../tangled-input.ts";
 import { PROJECT_PATTERN } from "./config.ts";
-import { MAX_EXTRA_INPUTS, RESERVED_INPUTS } from "./request.ts";
+import { MAX_EXTRA_INPUTS } from "./request.ts";
 
 // Input names as `$[[ inputs.<name> ]]` can refer to them.
 const INPUT_NAME = "^[A-Za-z_][A-Za-z0-9_-]{0,99}$";
