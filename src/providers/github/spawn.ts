@@ -13,6 +13,7 @@
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { correlationIdIn, newCorrelationId } from "../correlation-id.ts";
 import { ApiError } from "../http-client.ts";
 import { pause } from "../pause.ts";
 import type { BuildVariables } from "../provider.ts";
@@ -28,12 +29,6 @@ import type { GithubTuning } from "./tuning.ts";
 
 /** How far before the dispatch a run's `created_at` may be (clock skew between us and GitHub). */
 const CLOCK_SKEW_MS = 5 * 60_000;
-const CORRELATION_ID = /tack-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-
-/** The correlation id a run title carries, if any. */
-export function correlationIdIn(title: string | undefined): string | undefined {
-  return title === undefined ? undefined : CORRELATION_ID.exec(title)?.[0];
-}
 
 export class RunDispatcher {
   constructor(
@@ -65,7 +60,7 @@ export class RunDispatcher {
     if (latest && latest.runId !== null) return;
     // An open row without a run: an earlier spawn dispatched (maybe) and then tack stopped.
     const earlier = latest && stateRank(latest.state) < 2 ? latest : undefined;
-    const correlationId = earlier?.correlationId ?? `tack-${crypto.randomUUID()}`;
+    const correlationId = earlier?.correlationId ?? newCorrelationId();
     const inputs = dispatchInputs({
       workflow,
       options,

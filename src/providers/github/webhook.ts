@@ -16,11 +16,11 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import type { Logger } from "../../log.ts";
+import { correlationIdIn } from "../correlation-id.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
 import { type GithubRun, type GithubRuns, runLogFields } from "./builds.ts";
 import { WorkflowJobEvent, WorkflowRunEvent } from "./schemas.ts";
-import { correlationIdIn } from "./spawn.ts";
 import { PROVIDER, type RunTracker } from "./track.ts";
 import { verifySignature } from "./verify.ts";
 

@@ -11,6 +11,7 @@
 import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { correlationIdIn, newCorrelationId } from "../correlation-id.ts";
 import { ApiError } from "../http-client.ts";
 import type { BuildVariables } from "../provider.ts";
 import type { SpawnAttempts } from "../spawn-attempts.ts";
@@ -27,12 +28,6 @@ import type { GitlabTuning } from "./tuning.ts";
 
 /** How far before the create a pipeline's update may be (clock skew between us and GitLab). */
 const CLOCK_SKEW_MS = 5 * 60_000;
-const CORRELATION_ID = /tack-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-
-/** The correlation id a pipeline name carries, if any. */
-export function correlationIdIn(name: string | null | undefined): string | undefined {
-  return name ? CORRELATION_ID.exec(name)?.[0] : undefined;
-}
 
 export class PipelineCreator {
   constructor(
@@ -64,7 +59,7 @@ export class PipelineCreator {
     if (latest && latest.pipelineId !== null) return;
     // An open row without a pipeline: an earlier spawn created one (maybe) and then tack stopped.
     const earlier = latest && stateRank(latest.state) < 2 ? latest : undefined;
-    const correlationId = earlier?.correlationId ?? `tack-${crypto.randomUUID()}`;
+    const correlationId = earlier?.correlationId ?? newCorrelationId();
 
     let outcome: { found: true } | { found: false; pipeline: ApiPipeline };
     try {

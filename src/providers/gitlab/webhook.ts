@@ -26,12 +26,12 @@
  */
 import { Value } from "@sinclair/typebox/value";
 import type { Logger } from "../../log.ts";
+import { correlationIdIn } from "../correlation-id.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
 import { type GitlabPipeline, type GitlabPipelines, pipelineLogFields } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
 import { JobHookEvent, PipelineHookEvent } from "./schemas.ts";
-import { correlationIdIn } from "./spawn.ts";
 import { isFinishedState, type PipelineObservation, stateRank } from "./states.ts";
 import { type PipelineTracker, PROVIDER } from "./track.ts";
 import { verifyToken } from "./verify.ts";

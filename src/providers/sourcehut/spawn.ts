@@ -13,6 +13,7 @@ import type { Db } from "../../db/client.ts";
 import type { Logger } from "../../log.ts";
 import { Pipelines } from "../../pipeline/pipelines.ts";
 import type { StoredWorkflow } from "../../pipeline/workflows.ts";
+import { newCorrelationId } from "../correlation-id.ts";
 import { ApiError } from "../http-client.ts";
 import type { BuildVariables } from "../provider.ts";
 import type { SpawnAttempts } from "../spawn-attempts.ts";
@@ -63,7 +64,7 @@ export class JobSubmitter {
     if (latest && latest.jobId !== null) return;
     // An open row without a job: an earlier spawn submitted (maybe) and then tack stopped.
     const earlier = latest && stateRank(latest.state) < 2 ? latest : undefined;
-    const correlationId = earlier?.correlationId ?? `tack-${crypto.randomUUID()}`;
+    const correlationId = earlier?.correlationId ?? newCorrelationId();
     const raw = Pipelines.workflowRaw(
       this.deps.db,
       workflow.id.knot,
