@@ -18,7 +18,7 @@
  *
  * Used by scripts/crash-test.ts (full size) and test/integration/crash-kill.system.test.ts (small).
  */
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FakeBuildkite } from "./fake-buildkite.ts";
 import { FakeGithub, GITHUB_TOKEN, RUNNER_REPO, RUNNER_WORKFLOW } from "./fake-github.ts";
@@ -611,9 +611,16 @@ async function startTack(
     text += decoder.decode(value);
     port = Number(/"msg":"tack: listening"[^\n]*"port":(\d+)/.exec(text)?.[1] ?? 0);
   }
-  // Keep draining stdout so a chatty process never blocks on a full pipe.
+  // Keep draining stdout so a chatty process never blocks on a full pipe; CRASH_TEST_LOG names
+  // a file to keep tack's log lines in, for a run that reports a problem.
+  const keep = process.env.CRASH_TEST_LOG;
+  if (keep) appendFileSync(keep, text);
   void (async () => {
-    for (;;) if ((await reader.read()).done) return;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      if (keep) appendFileSync(keep, value);
+    }
   })().catch(() => {});
   return {
     port,
