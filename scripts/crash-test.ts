@@ -4,8 +4,9 @@
  * with a Buildkite, a GitHub, a GitLab, a sourcehut and a fake workflow; announced by the knot
  * as a refUpdate, a legacy pipeline record, or both) and signed webhooks (sourcehut: completion
  * nudges) arrive, and every other round the moment a CI stand-in created a build, run, pipeline
- * or job; restarts it, and reports what was lost or repeated (the goal: nothing). Loopback only. Exit code 1 if
- * anything was.
+ * or job; restarts it, and reports what was lost or repeated (the goal: nothing). Loopback only.
+ * Exit code 1 if anything was. To see why, set CRASH_TEST_LOG=<file> to keep every tack
+ * process's log lines (appended), and TACK_LOG_LEVEL=debug for more of them.
  */
 import { runCrashTest } from "../test/helpers/crash-harness.ts";
 

@@ -118,6 +118,7 @@ export async function runCrashTest(options: CrashOptions): Promise<CrashReport> 
     TACK_DB_PATH: join(dir, "tack.db"),
     TACK_JETSTREAM_URL: jetstream.url,
     TACK_DEV: "true",
+    ...(process.env.TACK_LOG_LEVEL ? { TACK_LOG_LEVEL: process.env.TACK_LOG_LEVEL } : {}),
     TACK_BUILDKITE_TOKEN: BK_TOKEN,
     TACK_BUILDKITE_ORG: "acme",
     TACK_BUILDKITE_WEBHOOK_SECRET: BK_SECRET,

@@ -204,14 +204,21 @@ export class Poller {
       }
       return error instanceof ApiError && error.kind === "rate-limited";
     }
-    for (const row of rows) {
-      const job = found.get(row.jobId ?? 0);
-      try {
-        await this.observe(row, job ?? null, client);
-      } catch (error) {
-        this.deps.log.warn("sourcehut poll: applying failed", { err: error, ...jobLogFields(row) });
-      }
-    }
+    // The batch's jobs are applied side by side: a job first seen finished passes through
+    // `running`, and a workflow's next status waits for the next whole second, so one after
+    // the other a batch of short jobs would cost a second each.
+    await Promise.all(
+      rows.map(async (row) => {
+        try {
+          await this.observe(row, found.get(row.jobId ?? 0) ?? null, client);
+        } catch (error) {
+          this.deps.log.warn("sourcehut poll: applying failed", {
+            err: error,
+            ...jobLogFields(row),
+          });
+        }
+      }),
+    );
     return false;
   }
 

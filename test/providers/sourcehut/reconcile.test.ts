@@ -75,6 +75,34 @@ describe("sourcehut poller", () => {
     expect(sourcehut.callsTo("poll")).toHaveLength(1);
   });
 
+  test("a batch of jobs found finished is applied side by side, not a second per job", async () => {
+    const sourcehut = startFakeSourcehut();
+    // A clock ten times real time: one status per workflow per whole second still holds.
+    const tack = sourcehutProvider(sourcehut, {
+      clock: fastClock(10),
+      tuning: { minPollMs: 600_000, maxPollMs: 600_000, idleWakeMs: 600_000 },
+    });
+    const ids = Array.from({ length: 10 }, (_, i) => newWorkflowId(`w${i}.yml`));
+    await Promise.all(ids.map((id) => dispatchSourcehut(tack, id)));
+    for (const job of sourcehut.jobs.values()) sourcehut.runToEnd(job.id);
+    await tack.provider.resume(tack.workflows.unfinished("sourcehut"));
+    await until(
+      () => ids.every((id) => tack.workflows.get(id)?.status === "success"),
+      "all ten finished",
+    );
+    // Each job passes through running, so its success waits for the next whole second. One
+    // after the other, ten jobs would finish in ten different seconds.
+    const seconds = new Set(
+      tack.store
+        .after(0n, 1_000)
+        .map((row) => JSON.parse(row.event) as { status: string; createdAt: string })
+        .filter((record) => record.status === "success")
+        .map((record) => record.createdAt),
+    );
+    expect(seconds.size).toBeLessThan(ids.length);
+    expect(sourcehut.callsTo("poll")).toHaveLength(1);
+  });
+
   test("the schedule is on disk, and a restart polls every open job at once", async () => {
     const sourcehut = startFakeSourcehut();
     const path = join(tempDir(), "tack.db");
