@@ -64,7 +64,9 @@ describe("gitlab reconciliation", () => {
 
   test("pipelines heard from recently are left alone", async () => {
     const gitlab = startFakeGitlab();
-    const tack = gitlabProvider(gitlab, { ...FAST, staleAfterMs: 600_000 });
+    // An hour on the fast clock is 90 s of real time: even a loaded machine cannot age the
+    // fresh pipeline into staleness during the test.
+    const tack = gitlabProvider(gitlab, { ...FAST, staleAfterMs: 3_600_000 });
     const fresh = newWorkflowId();
     await dispatchGitlab(tack, fresh);
     const freshPipeline = gitlab.lastPipeline();
@@ -72,11 +74,11 @@ describe("gitlab reconciliation", () => {
     const stale = newWorkflowId();
     await dispatchGitlab(tack, stale);
     const stalePipeline = gitlab.lastPipeline();
-    // The second pipeline has not been heard from for twenty minutes (kept so while waiting).
+    // The second pipeline has not been heard from for two hours (kept so while waiting).
     const goStale = () =>
       tack.database.sqlite
         .query("update gitlab_pipelines set last_seen_at = ? where pipeline_rkey = ?")
-        .run(tack.clock.now() - 1_200_000, stale.pipelineRkey);
+        .run(tack.clock.now() - 7_200_000, stale.pipelineRkey);
     // Its polls fail, so it stays stale and is polled on every pass.
     gitlab.failNext("GET", new RegExp(`/pipelines/${stalePipeline.id}$`), 500, 1_000);
     await until(() => {
