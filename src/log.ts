@@ -35,9 +35,55 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/** Where log lines go: a stream's write and its error event (process.stdout's shape). */
+export interface LineSink {
+  write(line: string): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/**
+ * Writes lines to `sink` (stdout) until it breaks. A reader that goes away (a pipe whose other
+ * end closed, EPIPE) must not take the service down or fill stderr with one stack per line:
+ * the first failure is said once on `notice` (stderr), and later lines are dropped.
+ */
+export function stdoutLines(
+  sink: LineSink = process.stdout,
+  notice: (line: string) => void = (line) => process.stderr.write(line),
+): (line: string) => void {
+  let broken = false;
+  const fail = (error: unknown) => {
+    if (broken) return;
+    broken = true;
+    const code = (error as { code?: unknown } | null)?.code;
+    try {
+      notice(
+        `tack: stdout closed (${typeof code === "string" ? code : String(error)}); log lines are dropped from now on\n`,
+      );
+    } catch {
+      // stderr is gone too: nothing left to tell.
+    }
+  };
+  sink.on("error", fail);
+  return (line) => {
+    if (broken) return;
+    try {
+      sink.write(line);
+    } catch (error) {
+      fail(error);
+    }
+  };
+}
+
+let sharedStdout: ((line: string) => void) | undefined;
+/** One writer for the process's stdout, shared by every logger (one error listener). */
+function processStdout(): (line: string) => void {
+  sharedStdout ??= stdoutLines();
+  return sharedStdout;
+}
+
 export function createLogger(
   level: LogLevel = "info",
-  write: (line: string) => void = (line) => process.stdout.write(line),
+  write: (line: string) => void = processStdout(),
   bound: LogFields = {},
   options: LoggerOptions = {},
 ): Logger {

@@ -6,7 +6,7 @@ import { expect, setDefaultTimeout, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY_SCHEMA_VERSION } from "../../src/db/migrate.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type LineSink, stdoutLines } from "../../src/log.ts";
 import { COMMIT, VERSION } from "../../src/version.ts";
 import { startTestTack, tempDir } from "../helpers/tack.ts";
 
@@ -64,6 +64,78 @@ test("the logger prefixes every level and names errors `err`, with their causes"
   });
   expect(JSON.parse(lines[0]?.slice(3) ?? "")).not.toHaveProperty("error");
   expect(lines[1]).toStartWith("<7>");
+});
+
+test("a stdout whose reader went away is said once on stderr, then lines are dropped", () => {
+  const written: string[] = [];
+  const notices: string[] = [];
+  let onError: ((error: Error) => void) | undefined;
+  let closed = false;
+  const sink: LineSink = {
+    write: (line) => {
+      if (closed) throw Object.assign(new Error("broken pipe, write"), { code: "EPIPE" });
+      written.push(line);
+    },
+    on: (_event, listener) => {
+      onError = listener;
+    },
+  };
+  const write = stdoutLines(sink, (line) => notices.push(line));
+  write("one\n");
+  closed = true;
+  write("two\n");
+  write("three\n");
+  onError?.(Object.assign(new Error("broken pipe"), { code: "EPIPE" }));
+  expect(written).toEqual(["one\n"]);
+  expect(notices).toEqual(["tack: stdout closed (EPIPE); log lines are dropped from now on\n"]);
+});
+
+test("tack keeps serving when the reader of its stdout goes away", async () => {
+  const dir = tempDir();
+  const child = Bun.spawn(["bun", MAIN, "-addr", "127.0.0.1:0"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      TACK_HOSTNAME: "spindle.test",
+      TACK_OWNER_DID: "did:plc:owner000000000000000000",
+      TACK_DB_PATH: join(dir, "tack.db"),
+      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/",
+      TACK_DEV: "true",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    // Read up to the listening line, then close our end of the pipe.
+    const reader = child.stdout.getReader();
+    let text = "";
+    let port = 0;
+    while (!port) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("tack exited before listening");
+      text += new TextDecoder().decode(value);
+      port = Number(/"msg":"tack: listening"[^\n]*"port":(\d+)/.exec(text)?.[1] ?? 0);
+    }
+    await reader.cancel();
+    // Every rejected webhook logs a warning: each is a write to the closed pipe.
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/webhooks/fake`, {
+        method: "POST",
+        body: "not json",
+      });
+      await response.text();
+    }
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBeLessThan(600);
+    expect(child.exitCode).toBeNull();
+    child.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    const stderr = await new Response(child.stderr).text();
+    expect(stderr.match(/stdout closed/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    expect(stderr).not.toContain("    at ");
+  } finally {
+    child.kill("SIGKILL");
+  }
 });
 
 test("a workflow that finishes gets a line, with its status and error (#15)", async () => {
