@@ -32,6 +32,7 @@ import type { Workflows } from "./pipeline/workflows.ts";
 import type { ProviderRegistry } from "./providers/registry.ts";
 import type { Secrets } from "./secrets/store.ts";
 import type { SecretTokens } from "./secrets/tokens.ts";
+import type { KnotHosts } from "./tangled/knot-hosts.ts";
 import type { Membership } from "./tangled/membership.ts";
 import type { WorkflowFiles } from "./tangled/workflow-files.ts";
 import { ADD_SECRET, addSecretRoute } from "./xrpc/add-secret.ts";
@@ -61,6 +62,7 @@ export interface AppDeps {
   pipelines: Pipelines;
   membership: Membership;
   identities: IdentityResolver;
+  knotHosts: KnotHosts;
   workflowFiles: WorkflowFiles;
   providers: ProviderRegistry;
   sockets: OpenSockets;

@@ -3,6 +3,7 @@
  * background work, and knows the one safe order to stop them. main.ts calls it for the real
  * service; integration tests call it with port 0 and a temporary database.
  */
+import { lookup } from "node:dns/promises";
 import { type App, createApp } from "./app.ts";
 import { IdentityResolver } from "./atproto/identity.ts";
 import { ServiceAuth, serviceDid } from "./atproto/service-auth.ts";
@@ -52,6 +53,7 @@ import { StartupError } from "./startup-error.ts";
 import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
+import { KnotHosts } from "./tangled/knot-hosts.ts";
 import { KnotXrpc } from "./tangled/knot-xrpc.ts";
 import { type KnotEventHandler, KnotStreams } from "./tangled/knots.ts";
 import { NSID_COLLABORATOR_UPDATE, NSID_PIPELINE, NSID_REF_UPDATE } from "./tangled/lexicons.ts";
@@ -113,6 +115,8 @@ export interface TackOverrides {
   webhookBodies?: Partial<WebhookBodyLimits>;
   /** When /healthz calls a lost upstream connection a problem, and how long its probe waits. */
   health?: Partial<HealthOptions>;
+  /** Which knots a fork's DID document may name (tests apply the public-host rule in dev). */
+  knotHosts?: KnotHosts;
 }
 
 export async function startTack(
@@ -233,6 +237,12 @@ export async function startTack(
     fetch: overrides.atprotoFetch,
     now: () => clock.now(),
   });
+  const knotHosts =
+    overrides.knotHosts ??
+    new KnotHosts({
+      dev: config.dev,
+      lookup: (name) => lookup(name, { all: true }),
+    });
   const pulls = new PullIntake({
     db: database.db,
     writer,
@@ -346,6 +356,7 @@ export async function startTack(
       pipelines,
       membership,
       identities,
+      knotHosts,
       workflowFiles,
       providers,
       sockets,
@@ -355,7 +366,15 @@ export async function startTack(
         identities,
         now: () => clock.now(),
       }),
-      runs: new ManualRuns({ pipelines, runner, membership, workflowFiles, identities, log }),
+      runs: new ManualRuns({
+        pipelines,
+        runner,
+        membership,
+        workflowFiles,
+        identities,
+        knotHosts,
+        log,
+      }),
       cancel: new PipelineCancel({
         workflows,
         providers,

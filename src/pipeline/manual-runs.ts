@@ -12,6 +12,7 @@
 import type { IdentityResolver } from "../atproto/identity.ts";
 import type { Logger } from "../log.ts";
 import { ForkSourceError, forkAtKnot } from "../tangled/fork-source.ts";
+import type { KnotHosts } from "../tangled/knot-hosts.ts";
 import { KnotXrpcError } from "../tangled/knot-xrpc.ts";
 import type { TriggerMetadata } from "../tangled/lexicons.ts";
 import type { Membership, TrackedRepo } from "../tangled/membership.ts";
@@ -63,6 +64,7 @@ export class ManualRuns {
       membership: Membership;
       workflowFiles: WorkflowFiles;
       identities: IdentityResolver;
+      knotHosts: KnotHosts;
       log: Logger;
     },
   ) {

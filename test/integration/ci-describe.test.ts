@@ -5,6 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { KnotHosts } from "../../src/tangled/knot-hosts.ts";
 import { announceRepo, ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeAtproto } from "../helpers/fake-atproto.ts";
@@ -149,6 +150,38 @@ describe("describeWorkflowDefinition", () => {
       sourceRepo: "did:plc:unknown00000000000000000",
     });
     expect([unknown.status, unknown.body.error]).toEqual([400, "InvalidRequest"]);
+  });
+
+  test("a fork whose DID document names a private address is refused before any request goes there", async () => {
+    const atproto = FakeAtproto.start();
+    defer(() => atproto.stop());
+    const forkKnot = FakeKnot.start();
+    defer(() => forkKnot.stop());
+    const fork = "did:plc:fork0000000000000000000";
+    atproto.addIdentity(fork, { knot: forkKnot.host });
+    const elsewhere = "did:plc:elsewhere0000000000000000";
+    atproto.addIdentity(elsewhere, { knot: "knot.internal.example:443" });
+    // As outside TACK_DEV: forkKnot listens on 127.0.0.1, and the other name resolves inside.
+    const knotHosts = new KnotHosts({
+      dev: false,
+      lookup: async () => [{ address: "10.0.0.7", family: 4 }],
+    });
+    const { service } = await ciNetwork(defer, { knotHosts }, { plcUrl: atproto.url });
+    const loopback = await xrpcGet(service, METHOD, { repo: REPO_DID, sha: SHA, sourceRepo: fork });
+    expect([loopback.status, loopback.body.error]).toEqual([400, "InvalidRequest"]);
+    expect(String(loopback.body.message)).toContain(
+      `names knot ${forkKnot.host}, which this spindle does not call: 127.0.0.1 is not a public address`,
+    );
+    const named = await xrpcGet(service, METHOD, {
+      repo: REPO_DID,
+      sha: SHA,
+      sourceRepo: elsewhere,
+    });
+    expect([named.status, named.body.error]).toEqual([400, "InvalidRequest"]);
+    expect(String(named.body.message)).toContain(
+      "knot.internal.example resolves to 10.0.0.7, not a public address",
+    );
+    expect(forkKnot.xrpcRequests).toEqual([]);
   });
 
   test("a knot that cannot answer is 502 with the reason; once it recovers the answer comes", async () => {

@@ -1,0 +1,88 @@
+/**
+ * Which knot hosts tack may call when a stranger names them. A fork's knot comes from the
+ * fork's DID document, which anyone can write, and `describeWorkflowDefinition` needs no auth:
+ * without this check, a caller could make tack send requests to its own loopback, the
+ * provider's metadata service or the operator's private network. Knots learned from the
+ * spindle's own members are not checked (their owner chose them).
+ *
+ * A host must be a name or address that resolves only to public unicast addresses. The check
+ * runs before the request; a name whose DNS answer changes between the check and the connect
+ * (rebinding) is not caught here. `TACK_DEV` allows every host, for local knots.
+ */
+import { BlockList, isIP } from "node:net";
+
+/** Looks a name up, every address (node:dns's `lookup(name, { all: true })`). */
+export type HostLookup = (name: string) => Promise<{ address: string; family: number }[]>;
+
+/** Address ranges that are not the public internet (RFC 6890 special-purpose and friends). */
+const PRIVATE = new BlockList();
+for (const [prefix, bits] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.0.2.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["198.51.100.0", 24],
+  ["203.0.113.0", 24],
+  ["224.0.0.0", 4],
+  ["240.0.0.0", 4],
+] as const) {
+  PRIVATE.addSubnet(prefix, bits, "ipv4");
+}
+for (const [prefix, bits] of [
+  ["::", 128],
+  ["::1", 128],
+  ["64:ff9b:1::", 48],
+  ["100::", 64],
+  ["2001:db8::", 32],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["ff00::", 8],
+] as const) {
+  PRIVATE.addSubnet(prefix, bits, "ipv6");
+}
+
+export class KnotHosts {
+  constructor(private readonly deps: { dev: boolean; lookup: HostLookup }) {}
+
+  /**
+   * Why tack must not call `host` (`name` or `name:port`, IPv6 in brackets), or undefined when
+   * it may. A name that cannot be resolved is refused too: nothing could be read from it.
+   */
+  async refusal(host: string): Promise<string | undefined> {
+    if (this.deps.dev) return undefined;
+    const name = hostname(host);
+    if (name === undefined) return `${host} is not a host name`;
+    if (isIP(name)) return isPublic(name) ? undefined : `${name} is not a public address`;
+    let addresses: { address: string }[];
+    try {
+      addresses = await this.deps.lookup(name);
+    } catch {
+      return `${name} does not resolve`;
+    }
+    if (addresses.length === 0) return `${name} does not resolve`;
+    const inside = addresses.find(({ address }) => !isPublic(address));
+    return inside ? `${name} resolves to ${inside.address}, not a public address` : undefined;
+  }
+}
+
+function hostname(host: string): string | undefined {
+  try {
+    const name = new URL(`http://${host}`).hostname;
+    return name.startsWith("[") ? name.slice(1, -1) : name;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPublic(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return !PRIVATE.check(address, "ipv4");
+  if (family === 6) return !PRIVATE.check(address, "ipv6");
+  return false;
+}
