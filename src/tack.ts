@@ -23,6 +23,7 @@ import { OpenSockets } from "./http/sockets.ts";
 import { createStatusPage } from "./http/status-page.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { PublicHosts } from "./net/public-hosts.ts";
 import {
   createHealthCheck,
   type HealthOptions,
@@ -53,7 +54,6 @@ import { StartupError } from "./startup-error.ts";
 import { collaboratorUpdateHandler } from "./tangled/collaborator-updates.ts";
 import { Cursors } from "./tangled/cursors.ts";
 import { JETSTREAM_CURSOR, JetstreamConsumer } from "./tangled/jetstream.ts";
-import { KnotHosts } from "./tangled/knot-hosts.ts";
 import { KnotXrpc } from "./tangled/knot-xrpc.ts";
 import { type KnotEventHandler, KnotStreams } from "./tangled/knots.ts";
 import { NSID_COLLABORATOR_UPDATE, NSID_PIPELINE, NSID_REF_UPDATE } from "./tangled/lexicons.ts";
@@ -115,8 +115,8 @@ export interface TackOverrides {
   webhookBodies?: Partial<WebhookBodyLimits>;
   /** When /healthz calls a lost upstream connection a problem, and how long its probe waits. */
   health?: Partial<HealthOptions>;
-  /** Which knots a fork's DID document may name (tests apply the public-host rule in dev). */
-  knotHosts?: KnotHosts;
+  /** Which hosts strangers may name (fork knots, did:web hosts); tests apply the rule in dev. */
+  publicHosts?: PublicHosts;
 }
 
 export async function startTack(
@@ -231,18 +231,19 @@ export async function startTack(
     log,
     onOutcome: (outcome) => metrics.pushes.inc({ outcome }),
   });
-  const identities = new IdentityResolver({
-    plcUrl: config.plcUrl,
-    dev: config.dev,
-    fetch: overrides.atprotoFetch,
-    now: () => clock.now(),
-  });
-  const knotHosts =
-    overrides.knotHosts ??
-    new KnotHosts({
+  const publicHosts =
+    overrides.publicHosts ??
+    new PublicHosts({
       dev: config.dev,
       lookup: (name) => lookup(name, { all: true }),
     });
+  const identities = new IdentityResolver({
+    plcUrl: config.plcUrl,
+    dev: config.dev,
+    hosts: publicHosts,
+    fetch: overrides.atprotoFetch,
+    now: () => clock.now(),
+  });
   const pulls = new PullIntake({
     db: database.db,
     writer,
@@ -356,7 +357,7 @@ export async function startTack(
       pipelines,
       membership,
       identities,
-      knotHosts,
+      publicHosts,
       workflowFiles,
       providers,
       sockets,
@@ -372,7 +373,7 @@ export async function startTack(
         membership,
         workflowFiles,
         identities,
-        knotHosts,
+        publicHosts,
         log,
       }),
       cancel: new PipelineCancel({

@@ -10,6 +10,8 @@
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import type { PublicHosts } from "../net/public-hosts.ts";
+import { readCapped } from "../net/read-capped.ts";
 
 const DEFAULT_TTL_MS = 10 * 60_000;
 const TIMEOUT_MS = 10_000;
@@ -66,6 +68,8 @@ export class IdentityError extends Error {
 export interface IdentityResolverOptions {
   plcUrl: string;
   dev: boolean;
+  /** did:web hosts are named by strangers: only public ones are asked (none refused if absent). */
+  hosts?: PublicHosts;
   fetch?: typeof fetch;
   ttlMs?: number;
   now?: () => number;
@@ -107,6 +111,10 @@ export class IdentityResolver {
 
   private async document(did: string): Promise<DidDocument> {
     const url = documentUrl(did, this.options);
+    if (did.startsWith("did:web:")) {
+      const refusal = await this.options.hosts?.refusal(url.host);
+      if (refusal) throw new IdentityError(`cannot resolve ${did}: ${refusal}`, false);
+    }
     let response: Response;
     try {
       response = await this.fetch(url, {
@@ -129,8 +137,8 @@ export class IdentityResolver {
         response.status >= 500 || response.status === 429,
       );
     }
-    const text = await response.text();
-    if (text.length > MAX_DOCUMENT_BYTES) {
+    const text = await readCapped(response, MAX_DOCUMENT_BYTES);
+    if (text === undefined) {
       throw new IdentityError(`cannot resolve ${did}: its document is too large`, false);
     }
     let document: unknown;

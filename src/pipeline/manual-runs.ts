@@ -11,8 +11,8 @@
  */
 import type { IdentityResolver } from "../atproto/identity.ts";
 import type { Logger } from "../log.ts";
+import type { PublicHosts } from "../net/public-hosts.ts";
 import { ForkSourceError, forkAtKnot } from "../tangled/fork-source.ts";
-import type { KnotHosts } from "../tangled/knot-hosts.ts";
 import { KnotXrpcError } from "../tangled/knot-xrpc.ts";
 import type { TriggerMetadata } from "../tangled/lexicons.ts";
 import type { Membership, TrackedRepo } from "../tangled/membership.ts";
@@ -64,7 +64,7 @@ export class ManualRuns {
       membership: Membership;
       workflowFiles: WorkflowFiles;
       identities: IdentityResolver;
-      knotHosts: KnotHosts;
+      publicHosts: PublicHosts;
       log: Logger;
     },
   ) {

@@ -8,8 +8,10 @@
  * checked against its schema. A directory that does not exist means "no workflows"; any other
  * failure is a KnotXrpcError saying which knot and call failed and why (retryable or not).
  */
+
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { readCapped as readBody } from "../net/read-capped.ts";
 
 export const WORKFLOWS_DIR = ".tangled/workflows";
 /** The most workflow files one pipeline takes (sh.tangled.ci.pipeline allows 50). */
@@ -200,24 +202,9 @@ function isFile(mode: string): boolean {
 }
 
 async function readCapped(response: Response, maxBytes: number, where: string): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body?.cancel();
+  const text = await readBody(response, maxBytes);
+  if (text === undefined) {
     throw new KnotXrpcError(`${where}: answer larger than ${maxBytes} bytes`, false);
   }
-  const reader = response.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new KnotXrpcError(`${where}: answer larger than ${maxBytes} bytes`, false);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return text;
 }

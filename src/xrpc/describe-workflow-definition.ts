@@ -12,9 +12,9 @@
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import type { IdentityResolver } from "../atproto/identity.ts";
+import type { PublicHosts } from "../net/public-hosts.ts";
 import { fingerprintWorkflows } from "../pipeline/fingerprint.ts";
 import { ForkSourceError, forkAtKnot } from "../tangled/fork-source.ts";
-import type { KnotHosts } from "../tangled/knot-hosts.ts";
 import { KnotXrpcError } from "../tangled/knot-xrpc.ts";
 import { Did } from "../tangled/lexicons.ts";
 import type { Membership } from "../tangled/membership.ts";
@@ -38,7 +38,7 @@ const Params = Type.Object({
 export function describeWorkflowDefinitionRoute(deps: {
   membership: Membership;
   identities: IdentityResolver;
-  knotHosts: KnotHosts;
+  publicHosts: PublicHosts;
   workflowFiles: WorkflowFiles;
 }) {
   return new Elysia({ name: "xrpc-describe-workflow-definition" }).get(

@@ -5,7 +5,7 @@
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { KnotHosts } from "../../src/tangled/knot-hosts.ts";
+import { PublicHosts } from "../../src/net/public-hosts.ts";
 import { announceRepo, ciNetwork, REPO_DID, xrpcGet } from "../helpers/ci-network.ts";
 import { cleanupAfterEach } from "../helpers/cleanup.ts";
 import { FakeAtproto } from "../helpers/fake-atproto.ts";
@@ -162,11 +162,11 @@ describe("describeWorkflowDefinition", () => {
     const elsewhere = "did:plc:elsewhere0000000000000000";
     atproto.addIdentity(elsewhere, { knot: "knot.internal.example:443" });
     // As outside TACK_DEV: forkKnot listens on 127.0.0.1, and the other name resolves inside.
-    const knotHosts = new KnotHosts({
+    const publicHosts = new PublicHosts({
       dev: false,
       lookup: async () => [{ address: "10.0.0.7", family: 4 }],
     });
-    const { service } = await ciNetwork(defer, { knotHosts }, { plcUrl: atproto.url });
+    const { service } = await ciNetwork(defer, { publicHosts }, { plcUrl: atproto.url });
     const loopback = await xrpcGet(service, METHOD, { repo: REPO_DID, sha: SHA, sourceRepo: fork });
     expect([loopback.status, loopback.body.error]).toEqual([400, "InvalidRequest"]);
     expect(String(loopback.body.message)).toContain(

@@ -190,7 +190,8 @@ export function dispatchSourcehut(
  * The completion trigger builds.sr.ht sends when a manifest asks for it, POSTed to tack at
  * `http` until tack heeds it ("200 polling"): tack then polls the job at once instead of at its
  * next scheduled poll (up to a minute away), which keeps tests of a real tack process short. A
- * tack that has not linked the job yet (a restart still searching) answers "ignored" meanwhile.
+ * tack that has not linked the job yet (a restart still searching) answers "ignored" meanwhile;
+ * one whose own poll already saw the job end answers "already final", which ends the wait too.
  */
 export function nudgeTack(http: string, job: { id: number; note: string | null } | undefined) {
   return eventually(
@@ -202,7 +203,8 @@ export function nudgeTack(http: string, job: { id: number; note: string | null }
       });
       return `${response.status} ${await response.text()}`;
     },
-    (answer) => answer === "200 polling",
+    // "already final": tack's own poll saw the job end first (the fast clock polls often).
+    (answer) => answer === "200 polling" || answer === "200 already final",
     "tack heeds the completion nudge",
     20_000,
   );

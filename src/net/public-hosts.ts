@@ -1,13 +1,14 @@
 /**
- * Which knot hosts tack may call when a stranger names them. A fork's knot comes from the
- * fork's DID document, which anyone can write, and `describeWorkflowDefinition` needs no auth:
- * without this check, a caller could make tack send requests to its own loopback, the
- * provider's metadata service or the operator's private network. Knots learned from the
- * spindle's own members are not checked (their owner chose them).
+ * Which hosts tack may call when a stranger names them: a fork's knot (from the fork's DID
+ * document, which anyone can write; `describeWorkflowDefinition` needs no auth) and a did:web
+ * host (any caller's token or `sourceRepo` may name one). Without this check a caller could make
+ * tack send requests to its own loopback, a cloud metadata service or the operator's private
+ * network. Knots learned from the spindle's own members, and the configured PLC directory, are
+ * not checked (the operator and members chose them).
  *
  * A host must be a name or address that resolves only to public unicast addresses. The check
  * runs before the request; a name whose DNS answer changes between the check and the connect
- * (rebinding) is not caught here. `TACK_DEV` allows every host, for local knots.
+ * (rebinding) is not caught here. `TACK_DEV` allows every host, for local stand-ins.
  */
 import { BlockList, isIP } from "node:net";
 
@@ -47,7 +48,7 @@ for (const [prefix, bits] of [
   PRIVATE.addSubnet(prefix, bits, "ipv6");
 }
 
-export class KnotHosts {
+export class PublicHosts {
   constructor(private readonly deps: { dev: boolean; lookup: HostLookup }) {}
 
   /**

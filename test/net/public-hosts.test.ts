@@ -4,7 +4,7 @@
  * behind names; public addresses pass; TACK_DEV lets everything through for local knots.
  */
 import { describe, expect, test } from "bun:test";
-import { type HostLookup, KnotHosts } from "../../src/tangled/knot-hosts.ts";
+import { type HostLookup, PublicHosts } from "../../src/net/public-hosts.ts";
 
 const DNS: Record<string, string[]> = {
   "knot.example.com": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
@@ -19,7 +19,7 @@ const lookup: HostLookup = async (name) => {
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: "ENOTFOUND" });
   return addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
 };
-const strict = new KnotHosts({ dev: false, lookup });
+const strict = new PublicHosts({ dev: false, lookup });
 
 describe("knot hosts a stranger names", () => {
   test.each([
@@ -56,7 +56,7 @@ describe("knot hosts a stranger names", () => {
 
   test("under TACK_DEV every host may be called, and nothing is looked up", async () => {
     lookups.length = 0;
-    const dev = new KnotHosts({ dev: true, lookup });
+    const dev = new PublicHosts({ dev: true, lookup });
     expect(await dev.refusal("127.0.0.1:5555")).toBeUndefined();
     expect(await dev.refusal("localhost:6000")).toBeUndefined();
     expect(lookups).toEqual([]);
