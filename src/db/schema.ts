@@ -178,6 +178,21 @@ export const pipelines = sqliteTable(
 );
 
 /**
+ * Owner: src/pipeline/pipelines.ts. How many pipelines each repo has of each trigger kind, kept
+ * by triggers on `pipelines` (migration 0013), so queryPipelines' `total` for a repo's first
+ * page is a lookup, not a count of every pipeline the repo ever had.
+ */
+export const pipelineCounts = sqliteTable(
+  "pipeline_counts",
+  {
+    repo: text("repo").notNull(),
+    kind: text("kind").notNull(),
+    count: int("count").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.repo, table.kind] })],
+);
+
+/**
  * Owner: src/tangled/membership.ts. Collaborators a repo's own knot announced
  * (sh.tangled.repo.collaboratorUpdate), keyed by repo DID: push rights like record-based ones.
  */

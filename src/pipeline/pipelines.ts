@@ -19,6 +19,7 @@ import {
   desc,
   eq,
   fillPlaceholders,
+  gte,
   inArray,
   isNotNull,
   isNull,
@@ -31,7 +32,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client.ts";
 import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
-import { pipelines } from "../db/schema.ts";
+import { pipelineCounts, pipelines } from "../db/schema.ts";
 import type { OnCommit, Tx, Writer } from "../db/writer.ts";
 import type { Broker } from "../eventlog/broker.ts";
 import { canonicalJson, type JsonValue } from "../eventlog/canonical-json.ts";
@@ -198,11 +199,14 @@ export class Pipelines {
 
   /** One page of a repo's pipelines, newest first, and how many match including older pages. */
   query(query: PipelineQuery): { pipelines: StoredPipeline[]; total: number } {
-    const { page, count } = this.statementsFor(query);
+    const { page, counts } = this.statementsFor(query);
     const params = queryParams(query);
     const rows = page.all(params);
-    const total = count.get(params);
-    return { pipelines: rows.map(toStored), total: Number(total?.count ?? 0) };
+    const [first, second] = counts.map((statement) => Number(statement.get(params)?.count ?? 0));
+    // Without `commits`, the repo's kept counts minus what is newer than the cursor: a first
+    // page costs a lookup however many pipelines the repo has.
+    const total = second === undefined ? (first ?? 0) : (first ?? 0) - second;
+    return { pipelines: rows.map(toStored), total };
   }
 
   /**
@@ -211,19 +215,21 @@ export class Pipelines {
    */
   explain(query: PipelineQuery): string[] {
     const values = queryParams(query);
-    const { page, count } = this.statementsFor(query);
-    return [page.getQuery(), count.getQuery()].flatMap(({ sql: text, params }) => {
-      const bindings = fillPlaceholders(params, values).map((value) => {
-        if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") {
-          return value;
-        }
-        throw new Error(`pipelines: cannot explain a query bound to ${typeof value}`);
+    const { page, counts } = this.statementsFor(query);
+    return [page, ...counts]
+      .map((statement) => statement.getQuery())
+      .flatMap(({ sql: text, params }) => {
+        const bindings = fillPlaceholders(params, values).map((value) => {
+          if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") {
+            return value;
+          }
+          throw new Error(`pipelines: cannot explain a query bound to ${typeof value}`);
+        });
+        return this.db.$client
+          .query<{ detail: string }, (string | number | bigint)[]>(`EXPLAIN QUERY PLAN ${text}`)
+          .all(...bindings)
+          .map((row) => row.detail);
       });
-      return this.db.$client
-        .query<{ detail: string }, (string | number | bigint)[]>(`EXPLAIN QUERY PLAN ${text}`)
-        .all(...bindings)
-        .map((row) => row.detail);
-    });
   }
 
   /**
@@ -243,11 +249,30 @@ export class Pipelines {
 
   private prepareQuery(query: PipelineQuery) {
     const where = this.matching(query);
-    return { page: this.page(where).prepare(), count: this.count(where).prepare() };
+    const page = this.page(where).prepare();
+    if (query.commits?.length) return { page, counts: [this.count(where).prepare()] };
+    const kept = this.db
+      .select({ count: sql<number>`coalesce(sum(${pipelineCounts.count}), 0)` })
+      .from(pipelineCounts)
+      .where(
+        and(
+          eq(pipelineCounts.repo, sql.placeholder("repo")),
+          query.kinds?.length ? inJsonList(pipelineCounts.kind, "kinds") : undefined,
+        ),
+      )
+      .prepare();
+    if (query.before === undefined) return { page, counts: [kept] };
+    const newer = this.count(
+      this.matching(
+        { ...query, before: undefined },
+        gte(pipelines.created, sql.placeholder("before")),
+      ),
+    ).prepare();
+    return { page, counts: [kept, newer] };
   }
 
-  private matching(query: PipelineQuery) {
-    const filters = [eq(pipelines.repo, sql.placeholder("repo"))];
+  private matching(query: PipelineQuery, ...also: SQL[]) {
+    const filters = [eq(pipelines.repo, sql.placeholder("repo")), ...also];
     if (query.kinds?.length) filters.push(inJsonList(pipelines.kind, "kinds"));
     if (query.commits?.length) {
       filters.push(inJsonList(pipelines.commitSha, "commits"));
