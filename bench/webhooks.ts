@@ -124,24 +124,29 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
     const db = join(dir, `tack-${run}.db`);
     copyFileSync(seeded, db);
     const tack = await startTackBinary(db, BUILDKITE_ENV);
-    fresh.push(checked("tack", await wrk(tack.port, "ok\n"), false));
-    // The same deliveries again, up to as many as were applied: all duplicates now.
-    const applied = Math.floor((fresh.at(-1)?.perSecond ?? 0) * seconds * 0.95);
-    const replay = await runWrk({
-      url: `http://127.0.0.1:${tack.port}`,
-      script: SCRIPT,
-      seconds,
-      connections: CONNECTIONS,
-      env: {
-        BENCH_REQUESTS: requests,
-        BENCH_EXPECT: "duplicate\n",
-        BENCH_LIMIT: String(applied),
-      },
-    });
-    // Deliveries still in flight when the fresh run's wrk stopped may not have been applied.
-    if (replay.wrong > CONNECTIONS) throw new Error(`tack replays: ${replay.wrong} wrong answers`);
-    replayed.push(replay);
-    await tack.stop();
+    // A failed check must not leave tack running after the bench exits.
+    try {
+      fresh.push(checked("tack", await wrk(tack.port, "ok\n"), false));
+      // The same deliveries again, up to as many as were applied: all duplicates now.
+      const applied = Math.floor((fresh.at(-1)?.perSecond ?? 0) * seconds * 0.95);
+      const replay = await runWrk({
+        url: `http://127.0.0.1:${tack.port}`,
+        script: SCRIPT,
+        seconds,
+        connections: CONNECTIONS,
+        env: {
+          BENCH_REQUESTS: requests,
+          BENCH_EXPECT: "duplicate\n",
+          BENCH_LIMIT: String(applied),
+        },
+      });
+      // Deliveries still in flight when the fresh run's wrk stopped may not have been applied.
+      if (replay.wrong > CONNECTIONS)
+        throw new Error(`tack replays: ${replay.wrong} wrong answers`);
+      replayed.push(replay);
+    } finally {
+      await tack.stop();
+    }
   }
   rmSync(dir, { recursive: true, force: true });
 

@@ -77,7 +77,12 @@ export function stdoutLines(
 let sharedStdout: ((line: string) => void) | undefined;
 /** One writer for the process's stdout, shared by every logger (one error listener). */
 function processStdout(): (line: string) => void {
-  sharedStdout ??= stdoutLines();
+  if (!sharedStdout) {
+    // Under systemd stdout and stderr are the same journal stream: when it goes, the notice
+    // to stderr fails too, and an unheard stream error must not end the service.
+    process.stderr.on("error", () => {});
+    sharedStdout = stdoutLines();
+  }
   return sharedStdout;
 }
 

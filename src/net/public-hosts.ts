@@ -7,13 +7,16 @@
  * not checked (the operator and members chose them).
  *
  * A host must be a name or address that resolves only to public unicast addresses. The check
- * runs before the request; a name whose DNS answer changes between the check and the connect
- * (rebinding) is not caught here. `TACK_DEV` allows every host, for local stand-ins.
+ * runs before the request, and fetch resolves the name again on its own: a name whose DNS
+ * answer changes between the two (rebinding, a TTL-0 name) is not caught here. `TACK_DEV`
+ * allows every host, for local stand-ins.
  */
 import { BlockList, isIP } from "node:net";
 
 /** Looks a name up, every address (node:dns's `lookup(name, { all: true })`). */
 export type HostLookup = (name: string) => Promise<{ address: string; family: number }[]>;
+
+const LOOKUP_TIMEOUT_MS = 5_000;
 
 /** Address ranges that are not the public internet (RFC 6890 special-purpose and friends). */
 const PRIVATE = new BlockList();
@@ -34,14 +37,23 @@ for (const [prefix, bits] of [
   ["240.0.0.0", 4],
 ] as const) {
   PRIVATE.addSubnet(prefix, bits, "ipv4");
+  // The same range behind the NAT64 prefix (64:ff9b::/96), which a NAT64 gateway translates.
+  PRIVATE.addSubnet(`64:ff9b::${prefix}`, 96 + bits, "ipv6");
 }
 for (const [prefix, bits] of [
-  ["::", 128],
+  // IPv4-compatible and IPv4-translated forms carry an IPv4 address; nothing public needs them.
+  ["::", 96],
+  ["::ffff:0:0:0", 96],
   ["::1", 128],
   ["64:ff9b:1::", 48],
   ["100::", 64],
+  // IETF protocol assignments: Teredo, benchmarking, ORCHID.
+  ["2001::", 23],
   ["2001:db8::", 32],
+  // 6to4: an IPv4 address inside, relayed by whoever answers.
+  ["2002::", 16],
   ["fc00::", 7],
+  ["fec0::", 10],
   ["fe80::", 10],
   ["ff00::", 8],
 ] as const) {
@@ -49,7 +61,9 @@ for (const [prefix, bits] of [
 }
 
 export class PublicHosts {
-  constructor(private readonly deps: { dev: boolean; lookup: HostLookup }) {}
+  constructor(
+    private readonly deps: { dev: boolean; lookup: HostLookup; lookupTimeoutMs?: number },
+  ) {}
 
   /**
    * Why tack must not call `host` (`name` or `name:port`, IPv6 in brackets), or undefined when
@@ -62,7 +76,11 @@ export class PublicHosts {
     if (isIP(name)) return isPublic(name) ? undefined : `${name} is not a public address`;
     let addresses: { address: string }[];
     try {
-      addresses = await this.deps.lookup(name);
+      // Anonymous callers can name hosts: a slow resolver must not hold their requests open.
+      addresses = await withTimeout(
+        this.deps.lookup(name),
+        this.deps.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
+      );
     } catch {
       return `${name} does not resolve`;
     }
@@ -70,6 +88,14 @@ export class PublicHosts {
     const inside = addresses.find(({ address }) => !isPublic(address));
     return inside ? `${name} resolves to ${inside.address}, not a public address` : undefined;
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timeout")), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hostname(host: string): string | undefined {

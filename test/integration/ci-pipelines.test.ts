@@ -194,6 +194,7 @@ describe("queryPipelines", () => {
       { repo: REPO_DID, limit: 30 },
       { repo: REPO_DID, limit: 30, before: 123n },
       { repo: REPO_DID, limit: 30, kinds: ["push" as const] },
+      { repo: REPO_DID, limit: 30, kinds: ["push" as const], before: 123n },
       { repo: REPO_DID, limit: 30, commits: [sha(1), sha(2)] },
     ].map((query) => service.tack.pipelines.explain(query));
     for (const plan of plans) {

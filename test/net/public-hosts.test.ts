@@ -34,6 +34,13 @@ describe("knot hosts a stranger names", () => {
     ["[fd00::1]", "fd00::1 is not a public address"],
     ["[fe80::1]", "fe80::1 is not a public address"],
     ["[::ffff:127.0.0.1]", "::ffff:7f00:1 is not a public address"],
+    ["[64:ff9b::a9fe:a9fe]", "64:ff9b::a9fe:a9fe is not a public address"],
+    ["[64:ff9b::127.0.0.1]", "64:ff9b::7f00:1 is not a public address"],
+    ["[::7f00:1]", "::7f00:1 is not a public address"],
+    ["[::ffff:0:7f00:1]", "::ffff:0:7f00:1 is not a public address"],
+    ["[2002:a9fe:a9fe::]", "2002:a9fe:a9fe:: is not a public address"],
+    ["[2001:0:4136:e378::1]", "2001:0:4136:e378::1 is not a public address"],
+    ["[fec0::1]", "fec0::1 is not a public address"],
     ["2130706433", "127.0.0.1 is not a public address"],
     ["0x7f.1:22", "127.0.0.1 is not a public address"],
     ["localhost:6000", "localhost resolves to 127.0.0.1, not a public address"],
@@ -46,12 +53,22 @@ describe("knot hosts a stranger names", () => {
 
   test.each([
     "93.184.216.34",
+    "[64:ff9b::5db8:d822]",
     "93.184.216.34:8443",
     "[2606:2800:220:1:248:1893:25c8:1946]:443",
     "knot.example.com",
     "knot.example.com:5555",
   ])("%s may be called", async (host) => {
     expect(await strict.refusal(host)).toBeUndefined();
+  });
+
+  test("a resolver that does not answer in time is a refusal, not a hanging request", async () => {
+    const stuck = new PublicHosts({
+      dev: false,
+      lookup: () => new Promise(() => {}),
+      lookupTimeoutMs: 20,
+    });
+    expect(await stuck.refusal("slow.example.com")).toBe("slow.example.com does not resolve");
   });
 
   test("under TACK_DEV every host may be called, and nothing is looked up", async () => {
