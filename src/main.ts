@@ -61,6 +61,13 @@ async function main(): Promise<number> {
   for (const variable of unknownVariables) {
     log.warn("config: unknown variable ignored", { variable });
   }
+  // A bug that escapes its handler is logged where operators look (one JSON line, at error)
+  // instead of a bare stack on stderr; tack keeps serving, since its state is on disk and
+  // every request stands alone (docs/design.md, *Errors nobody caught*).
+  process.on("uncaughtException", (error) => log.error("tack: uncaught exception", { err: error }));
+  process.on("unhandledRejection", (reason) =>
+    log.error("tack: unhandled rejection", { err: reason }),
+  );
   log.info("tack: starting", { version: VERSION, commit: COMMIT });
 
   // Signals are taken from here on: one that arrives while tack is still starting stops it

@@ -138,6 +138,59 @@ test("tack keeps serving when the reader of its stdout goes away", async () => {
   }
 });
 
+test("an exception nobody caught is one error line, and tack keeps serving", async () => {
+  const dir = tempDir();
+  // A bug stand-in: once tack listens, a timer throws and a promise rejects unheard.
+  const bug = join(dir, "bug.ts");
+  await Bun.write(
+    bug,
+    'setTimeout(() => { throw new Error("boom in a timer"); }, 300);\n' +
+      'setTimeout(() => { void Promise.reject(new Error("boom in a promise")); }, 300);\n',
+  );
+  const child = Bun.spawn(["bun", "--preload", bug, MAIN, "-addr", "127.0.0.1:0"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      TACK_HOSTNAME: "spindle.test",
+      TACK_OWNER_DID: "did:plc:owner000000000000000000",
+      TACK_DB_PATH: join(dir, "tack.db"),
+      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/",
+      TACK_DEV: "true",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    const reader = child.stdout.getReader();
+    const lines: Record<string, unknown>[] = [];
+    let text = "";
+    const seen = (msg: string) => lines.some((line) => line.msg === msg);
+    while (!(seen("tack: uncaught exception") && seen("tack: unhandled rejection"))) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`tack exited (${child.exitCode}) before logging the bug`);
+      text += new TextDecoder().decode(value);
+      const complete = text.split("\n");
+      text = complete.pop() ?? "";
+      for (const line of complete) if (line) lines.push(JSON.parse(line));
+    }
+    const port = Number(lines.find((line) => line.msg === "tack: listening")?.port);
+    expect(lines.find((line) => line.msg === "tack: uncaught exception")).toMatchObject({
+      level: "error",
+      err: expect.stringContaining("boom in a timer"),
+    });
+    expect(lines.find((line) => line.msg === "tack: unhandled rejection")).toMatchObject({
+      level: "error",
+      err: expect.stringContaining("boom in a promise"),
+    });
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBeLessThan(600);
+    expect(child.exitCode).toBeNull();
+    await reader.cancel();
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
 test("a workflow that finishes gets a line, with its status and error (#15)", async () => {
   await using service = await startTestTack();
   const id = { knot: "knot.test", pipelineRkey: "3m6mxh2znw222", name: "ci.yml" };
