@@ -8,8 +8,10 @@
  *
  * A host must be a name or address that resolves only to public unicast addresses. The check
  * runs before the request, and fetch resolves the name again on its own: a name whose DNS
- * answer changes between the two (rebinding, a TTL-0 name) is not caught here. `TACK_DEV`
- * allows every host, for local stand-ins.
+ * answer changes between the two (rebinding, a TTL-0 name) is not caught here. Outside
+ * `TACK_DEV` those requests are HTTPS, so a rebound name reaches at most a TLS handshake with
+ * a host whose certificate is not for it, and no request is sent. `TACK_DEV` allows every
+ * host, for local stand-ins.
  */
 import { BlockList, isIP } from "node:net";
 
