@@ -3,7 +3,6 @@
  * background work, and knows the one safe order to stop them. main.ts calls it for the real
  * service; integration tests call it with port 0 and a temporary database.
  */
-import { lookup } from "node:dns/promises";
 import { type App, createApp } from "./app.ts";
 import { IdentityResolver } from "./atproto/identity.ts";
 import { ServiceAuth, serviceDid } from "./atproto/service-auth.ts";
@@ -21,6 +20,7 @@ import type { EventsOptions } from "./http/events.ts";
 import { LogStreamSlots } from "./http/log-stream.ts";
 import { OpenSockets } from "./http/sockets.ts";
 import { createStatusPage } from "./http/status-page.ts";
+import { nodeDns } from "./lazy-node.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { PublicHosts } from "./net/public-hosts.ts";
@@ -235,7 +235,7 @@ export async function startTack(
     overrides.publicHosts ??
     new PublicHosts({
       dev: config.dev,
-      lookup: (name) => lookup(name, { all: true }),
+      lookup: (name) => nodeDns().lookup(name, { all: true }),
     });
   const identities = new IdentityResolver({
     plcUrl: config.plcUrl,

@@ -13,53 +13,63 @@
  * a host whose certificate is not for it, and no request is sent. `TACK_DEV` allows every
  * host, for local stand-ins.
  */
-import { BlockList, isIP } from "node:net";
+import type { BlockList } from "node:net";
+import { nodeNet } from "../lazy-node.ts";
 
 /** Looks a name up, every address (node:dns's `lookup(name, { all: true })`). */
 export type HostLookup = (name: string) => Promise<{ address: string; family: number }[]>;
 
 const LOOKUP_TIMEOUT_MS = 5_000;
 
-/** Address ranges that are not the public internet (RFC 6890 special-purpose and friends). */
-const PRIVATE = new BlockList();
-for (const [prefix, bits] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.0.2.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["198.51.100.0", 24],
-  ["203.0.113.0", 24],
-  ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
-] as const) {
-  PRIVATE.addSubnet(prefix, bits, "ipv4");
-  // The same range behind the NAT64 prefix (64:ff9b::/96), which a NAT64 gateway translates.
-  PRIVATE.addSubnet(`64:ff9b::${prefix}`, 96 + bits, "ipv6");
-}
-for (const [prefix, bits] of [
-  // IPv4-compatible and IPv4-translated forms carry an IPv4 address; nothing public needs them.
-  ["::", 96],
-  ["::ffff:0:0:0", 96],
-  ["::1", 128],
-  ["64:ff9b:1::", 48],
-  ["100::", 64],
-  // IETF protocol assignments: Teredo, benchmarking, ORCHID.
-  ["2001::", 23],
-  ["2001:db8::", 32],
-  // 6to4: an IPv4 address inside, relayed by whoever answers.
-  ["2002::", 16],
-  ["fc00::", 7],
-  ["fec0::", 10],
-  ["fe80::", 10],
-  ["ff00::", 8],
-] as const) {
-  PRIVATE.addSubnet(prefix, bits, "ipv6");
+let built: BlockList | undefined;
+/**
+ * Address ranges that are not the public internet (RFC 6890 special-purpose and friends), built
+ * on first use: node:net costs start-up time most runs never need back.
+ */
+function privateRanges(): BlockList {
+  if (built) return built;
+  const ranges = new (nodeNet().BlockList)();
+  for (const [prefix, bits] of [
+    ["0.0.0.0", 8],
+    ["10.0.0.0", 8],
+    ["100.64.0.0", 10],
+    ["127.0.0.0", 8],
+    ["169.254.0.0", 16],
+    ["172.16.0.0", 12],
+    ["192.0.0.0", 24],
+    ["192.0.2.0", 24],
+    ["192.168.0.0", 16],
+    ["198.18.0.0", 15],
+    ["198.51.100.0", 24],
+    ["203.0.113.0", 24],
+    ["224.0.0.0", 4],
+    ["240.0.0.0", 4],
+  ] as const) {
+    ranges.addSubnet(prefix, bits, "ipv4");
+    // The same range behind the NAT64 prefix (64:ff9b::/96), which a NAT64 gateway translates.
+    ranges.addSubnet(`64:ff9b::${prefix}`, 96 + bits, "ipv6");
+  }
+  for (const [prefix, bits] of [
+    // IPv4-compatible and IPv4-translated forms carry an IPv4 address; nothing public needs them.
+    ["::", 96],
+    ["::ffff:0:0:0", 96],
+    ["::1", 128],
+    ["64:ff9b:1::", 48],
+    ["100::", 64],
+    // IETF protocol assignments: Teredo, benchmarking, ORCHID.
+    ["2001::", 23],
+    ["2001:db8::", 32],
+    // 6to4: an IPv4 address inside, relayed by whoever answers.
+    ["2002::", 16],
+    ["fc00::", 7],
+    ["fec0::", 10],
+    ["fe80::", 10],
+    ["ff00::", 8],
+  ] as const) {
+    ranges.addSubnet(prefix, bits, "ipv6");
+  }
+  built = ranges;
+  return ranges;
 }
 
 export class PublicHosts {
@@ -75,7 +85,7 @@ export class PublicHosts {
     if (this.deps.dev) return undefined;
     const name = hostname(host);
     if (name === undefined) return `${host} is not a host name`;
-    if (isIP(name)) return isPublic(name) ? undefined : `${name} is not a public address`;
+    if (nodeNet().isIP(name)) return isPublic(name) ? undefined : `${name} is not a public address`;
     let addresses: { address: string }[];
     try {
       // Anonymous callers can name hosts: a slow resolver must not hold their requests open.
@@ -110,8 +120,8 @@ function hostname(host: string): string | undefined {
 }
 
 function isPublic(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return !PRIVATE.check(address, "ipv4");
-  if (family === 6) return !PRIVATE.check(address, "ipv6");
+  const family = nodeNet().isIP(address);
+  if (family === 4) return !privateRanges().check(address, "ipv4");
+  if (family === 6) return !privateRanges().check(address, "ipv6");
   return false;
 }
