@@ -116,6 +116,8 @@ export class FakeGithub {
   defaultBranch = "main";
   /** A classic token's scopes (`x-oauth-scopes`); undefined for a fine-grained token. */
   scopes: string | undefined = "repo, workflow";
+  /** The token's expiry as GitHub sends it (`github-authentication-token-expiration`), if any. */
+  tokenExpiration: string | undefined;
   rateRemaining = 4999;
   private readonly failures: Failure[] = [];
   private held: HeldAnswer<FakeRun> | undefined;
@@ -362,7 +364,12 @@ export class FakeGithub {
       return this.json(
         200,
         { resources: { core, search: core, graphql: core }, rate: core },
-        this.scopes === undefined ? {} : { "x-oauth-scopes": this.scopes },
+        {
+          ...(this.scopes === undefined ? {} : { "x-oauth-scopes": this.scopes }),
+          ...(this.tokenExpiration === undefined
+            ? {}
+            : { "github-authentication-token-expiration": this.tokenExpiration }),
+        },
       );
     }
     let match = /^\/repos\/([^/]+\/[^/]+)$/.exec(path);

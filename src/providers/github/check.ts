@@ -3,13 +3,22 @@
  * shows its scopes (`x-oauth-scopes`): dispatching and cancelling need `repo` (GitHub's docs for
  * workflow_dispatch), `workflow` is only needed to change workflow files and is reported, not
  * required. Fine-grained and app tokens show no scopes; their permissions (Actions read and
- * write, Contents read, on the runner repository) can only be proven by a dispatch.
- * Nothing here prints the token.
+ * write, Contents read, on the runner repository) can only be proven by a dispatch. A token
+ * with an expiry date shows it (GitHub sends it with every answer); one that lapses within a
+ * week fails the check. Nothing here prints the token.
  */
 import type { ProviderCheck } from "../provider.ts";
 import type { GithubClient } from "./client.ts";
 
-export async function checkGithub(client: GithubClient, apiUrl: string): Promise<ProviderCheck[]> {
+/** A token that lapses within this many days fails the check: every build would stop with it. */
+const EXPIRY_WARNING_DAYS = 7;
+const DAY_MS = 24 * 60 * 60_000;
+
+export async function checkGithub(
+  client: GithubClient,
+  apiUrl: string,
+  now: () => number = Date.now,
+): Promise<ProviderCheck[]> {
   let info: Awaited<ReturnType<GithubClient["tokenInfo"]>>;
   try {
     info = await client.tokenInfo();
@@ -30,6 +39,7 @@ export async function checkGithub(client: GithubClient, apiUrl: string): Promise
       detail: `accepted by ${apiUrl}; ${info.remaining} of ${info.limit} requests left this hour`,
     },
   ];
+  if (info.expiresAt !== undefined) checks.push(expiryCheck(info.expiresAt, now()));
   if (info.scopes === undefined) {
     checks.push({
       name: "github token scopes",
@@ -49,4 +59,17 @@ export async function checkGithub(client: GithubClient, apiUrl: string): Promise
       : `classic token with scopes: ${shown}; it needs \`repo\` to dispatch and cancel runs`,
   });
   return checks;
+}
+
+function expiryCheck(expiresAt: number, now: number): ProviderCheck {
+  const date = new Date(expiresAt).toISOString().replace(".000Z", "Z");
+  const days = Math.floor((expiresAt - now) / DAY_MS);
+  return {
+    name: "github token expiry",
+    ok: days >= EXPIRY_WARNING_DAYS,
+    detail:
+      days >= EXPIRY_WARNING_DAYS
+        ? `expires ${date} (in ${days} days)`
+        : `expires ${date} (in ${Math.max(days, 0)} days): renew TACK_GITHUB_TOKEN before then, or every GitHub workflow fails`,
+  };
 }

@@ -65,6 +65,8 @@ export interface TokenInfo {
   scopes: string[] | undefined;
   limit: number;
   remaining: number;
+  /** When the token stops working (`github-authentication-token-expiration`), if it expires. */
+  expiresAt: number | undefined;
 }
 
 /** The client for a configured token and API; `signal` ends its waits at shutdown. */
@@ -237,8 +239,24 @@ export class GithubClient {
               .filter(Boolean),
       limit: body.resources.core.limit,
       remaining: body.resources.core.remaining,
+      expiresAt: tokenExpiry(response.headers.get("github-authentication-token-expiration")),
     };
   }
+}
+
+/**
+ * GitHub's token expiry header, "2026-12-31 23:59:59 UTC" (or with a numeric offset such as
+ * "-0800"), as Unix ms; undefined when absent or unreadable.
+ */
+export function tokenExpiry(header: string | null): number | undefined {
+  const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (UTC|[+-]\d{2}:?\d{2})$/.exec(
+    header?.trim() ?? "",
+  );
+  if (!match) return undefined;
+  const [, date, time, zone = "UTC"] = match;
+  const offset = zone === "UTC" ? "Z" : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  const at = Date.parse(`${date}T${time}${offset}`);
+  return Number.isNaN(at) ? undefined : at;
 }
 
 /** Milliseconds until `x-ratelimit-reset`, measured on GitHub's own clock (its `Date`). */

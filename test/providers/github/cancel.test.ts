@@ -2,6 +2,7 @@
  * Cancelling a GitHub workflow through the API, and `tack check` for the token.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { tokenExpiry } from "../../../src/providers/github/client.ts";
 import { CancelError, type Provider } from "../../../src/providers/provider.ts";
 import { GITHUB_TOKEN, RUNNER_REPO } from "../../helpers/fake-github.ts";
 import { deliverGithub } from "../../helpers/sign-github.ts";
@@ -148,6 +149,35 @@ describe("github check", () => {
     expect(checks[1]?.detail).toBe("classic token with scopes: repo, workflow");
     expect(JSON.stringify(checks)).not.toContain(GITHUB_TOKEN);
     expect(fake.callsTo("GET", /^\/rate_limit$/)).toHaveLength(1);
+  });
+
+  test("a token's expiry date is shown; one that lapses within a week fails the check", async () => {
+    const fake = startFakeGithub();
+    const service = await githubTack(fake);
+    const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+    const day = 24 * 60 * 60_000;
+    fake.tokenExpiration = `${stamp(Date.now() + 90 * day + 60_000)} UTC`;
+    let checks = await checkRows("github", service.config.providers.github);
+    expect(checks.map((c) => [c.name, c.ok])).toEqual([
+      ["github token", true],
+      ["github token expiry", true],
+      ["github token scopes", true],
+    ]);
+    expect(checks[1]?.detail).toMatch(
+      /^expires \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z \(in 90 days\)$/,
+    );
+    fake.tokenExpiration = `${stamp(Date.now() + 3 * day + 60_000)} UTC`;
+    checks = await checkRows("github", service.config.providers.github);
+    expect(checks[1]).toMatchObject({ name: "github token expiry", ok: false });
+    expect(checks[1]?.detail).toContain("(in 3 days): renew TACK_GITHUB_TOKEN before then");
+    expect(JSON.stringify(checks)).not.toContain(GITHUB_TOKEN);
+  });
+
+  test("GitHub's expiry header is read in both of its spellings", () => {
+    expect(tokenExpiry("2026-12-31 23:59:59 UTC")).toBe(Date.parse("2026-12-31T23:59:59Z"));
+    expect(tokenExpiry("2026-12-31 15:59:59 -0800")).toBe(Date.parse("2026-12-31T23:59:59Z"));
+    expect(tokenExpiry("next tuesday")).toBeUndefined();
+    expect(tokenExpiry(null)).toBeUndefined();
   });
 
   test("a classic token without repo fails the scope check", async () => {
