@@ -68,6 +68,8 @@ export interface ApiTarget {
   rateLimit: RateLimitRules;
   /** What the operator should fix when the CI refuses with this status (401: the token). */
   hints?: Partial<Record<number, string>>;
+  /** Sees the headers of every answer from the CI (e.g. a token's announced expiry). */
+  observe?: (headers: Headers) => void;
 }
 
 export interface ApiRequest {
@@ -229,6 +231,7 @@ export class HttpClient {
       }
       const now = this.deps.clock.now();
       this.noteBudget(response.headers, now);
+      this.target.observe?.(response.headers);
       const date = Date.parse(response.headers.get("date") ?? "");
       if (!Number.isNaN(date)) this.serverOffset = date - now;
       const wait = this.target.rateLimit.waitFor(response, now);

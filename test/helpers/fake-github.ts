@@ -364,12 +364,7 @@ export class FakeGithub {
       return this.json(
         200,
         { resources: { core, search: core, graphql: core }, rate: core },
-        {
-          ...(this.scopes === undefined ? {} : { "x-oauth-scopes": this.scopes }),
-          ...(this.tokenExpiration === undefined
-            ? {}
-            : { "github-authentication-token-expiration": this.tokenExpiration }),
-        },
+        this.scopes === undefined ? {} : { "x-oauth-scopes": this.scopes },
       );
     }
     let match = /^\/repos\/([^/]+\/[^/]+)$/.exec(path);
@@ -575,8 +570,12 @@ export class FakeGithub {
     });
   }
 
+  /** What GitHub sends with every API answer: the rate limit, and the token's expiry if any. */
   private rateHeaders(): Record<string, string> {
     return {
+      ...(this.tokenExpiration === undefined
+        ? {}
+        : { "github-authentication-token-expiration": this.tokenExpiration }),
       "x-ratelimit-limit": "5000",
       "x-ratelimit-remaining": String(this.rateRemaining),
       "x-ratelimit-reset": String(resetSeconds()),

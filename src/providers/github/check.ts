@@ -8,10 +8,8 @@
  * week fails the check. Nothing here prints the token.
  */
 import type { ProviderCheck } from "../provider.ts";
-import type { GithubClient } from "./client.ts";
+import { type GithubClient, TOKEN_EXPIRY_WARNING_DAYS } from "./client.ts";
 
-/** A token that lapses within this many days fails the check: every build would stop with it. */
-const EXPIRY_WARNING_DAYS = 7;
 const DAY_MS = 24 * 60 * 60_000;
 
 export async function checkGithub(
@@ -66,9 +64,9 @@ function expiryCheck(expiresAt: number, now: number): ProviderCheck {
   const days = Math.floor((expiresAt - now) / DAY_MS);
   return {
     name: "github token expiry",
-    ok: days >= EXPIRY_WARNING_DAYS,
+    ok: days >= TOKEN_EXPIRY_WARNING_DAYS,
     detail:
-      days >= EXPIRY_WARNING_DAYS
+      days >= TOKEN_EXPIRY_WARNING_DAYS
         ? `expires ${date} (in ${days} days)`
         : `expires ${date} (in ${Math.max(days, 0)} days): renew TACK_GITHUB_TOKEN before then, or every GitHub workflow fails`,
   };

@@ -10,6 +10,7 @@
  * dispatch is sent once more without it.
  */
 import type { Clock } from "../../clock.ts";
+import type { Logger } from "../../log.ts";
 import {
   ApiError,
   DEFAULT_HTTP_TUNING,
@@ -72,9 +73,17 @@ export interface TokenInfo {
 /** The client for a configured token and API; `signal` ends its waits at shutdown. */
 export function createGithubClient(
   config: { token: string; apiUrl: string },
-  deps: { fetch: typeof fetch; clock: Clock; redactor: Redactor; signal?: AbortSignal },
+  deps: {
+    fetch: typeof fetch;
+    clock: Clock;
+    redactor: Redactor;
+    signal?: AbortSignal;
+    /** Told (at most daily) when GitHub says the token lapses within a week. */
+    log?: Logger;
+  },
   tuning: HttpTuning = DEFAULT_HTTP_TUNING,
 ): GithubClient {
+  const expiry = deps.log ? expiryWarner(deps.log, deps.clock) : undefined;
   const http = new HttpClient(
     {
       name: "GitHub",
@@ -89,6 +98,7 @@ export function createGithubClient(
         401: "check TACK_GITHUB_TOKEN",
         403: "the token needs Actions read and write and Contents read on the runner repository",
       },
+      observe: expiry,
     },
     deps,
     tuning,
@@ -242,6 +252,28 @@ export class GithubClient {
       expiresAt: tokenExpiry(response.headers.get("github-authentication-token-expiration")),
     };
   }
+}
+
+/** Days before a token lapses from which tack warns (and `tack check` fails). */
+export const TOKEN_EXPIRY_WARNING_DAYS = 7;
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * Warns in the log, at most once a day, while GitHub announces that the token lapses within
+ * TOKEN_EXPIRY_WARNING_DAYS: `tack check` says so at deploy time, this says so later on.
+ */
+function expiryWarner(log: Logger, clock: Clock): (headers: Headers) => void {
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  return (headers) => {
+    const expiresAt = tokenExpiry(headers.get("github-authentication-token-expiration"));
+    const now = clock.now();
+    if (expiresAt === undefined || expiresAt - now >= TOKEN_EXPIRY_WARNING_DAYS * DAY_MS) return;
+    if (now - warnedAt < DAY_MS) return;
+    warnedAt = now;
+    log.warn("github: TACK_GITHUB_TOKEN expires soon; renew it or every GitHub workflow fails", {
+      expires_at: new Date(expiresAt).toISOString(),
+    });
+  };
 }
 
 /**

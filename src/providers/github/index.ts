@@ -34,8 +34,12 @@ export const github = {
   configure: configureGithub,
   secrets: (config) => [config.token, config.webhookSecret],
   create: (config, deps) => createGithubProvider(config, deps),
-  check: (config, deps) =>
-    checkGithub(createGithubClient(config, deps, CHECK_HTTP_TUNING), config.apiUrl),
+  // No logger: `tack check` reports the token's expiry in its own row.
+  check: (config, { fetch, clock, redactor }) =>
+    checkGithub(
+      createGithubClient(config, { fetch, clock, redactor }, CHECK_HTTP_TUNING),
+      config.apiUrl,
+    ),
 } satisfies ProviderDescriptor<"github", GithubConfig>;
 
 /** `tuning` exists for tests; production uses the defaults. */

@@ -112,6 +112,22 @@ describe("github dispatch", () => {
     expect(service.tack.workflows.get(id)?.spawned).toBe(true);
   });
 
+  test("a token GitHub says lapses within a week is warned about in the log, once a day", async () => {
+    const github = startFakeGithub();
+    const tack = githubProvider(github);
+    const inThreeDays = new Date(tack.clock.now() + 3 * 24 * 60 * 60_000);
+    github.tokenExpiration = `${inThreeDays.toISOString().replace("T", " ").slice(0, 19)} UTC`;
+    await dispatchGithub(tack, newWorkflowId("a.yml"));
+    await dispatchGithub(tack, newWorkflowId("b.yml"));
+    const warnings = tack.logs.filter((line) => String(line.msg).includes("expires soon"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      level: "warn",
+      expires_at: `${inThreeDays.toISOString().slice(0, 19)}.000Z`,
+    });
+    expect(JSON.stringify(tack.logs)).not.toContain(GITHUB_TOKEN);
+  });
+
   test("finds the run by the correlation id in its title when GitHub returns no id", async () => {
     const github = startFakeGithub();
     github.dispatchMode = "no-content";
