@@ -112,6 +112,8 @@ export class FakeGitlab {
   onCreate: ((pipeline: FakePipeline) => void) | undefined;
   scopes = ["api", "read_user"];
   tokenActive = true;
+  /** The token's expiry date as GitLab shows it (YYYY-MM-DD), or null for none. */
+  tokenExpiresAt: string | null = "2099-01-05";
   /** False: GET /personal_access_tokens/self is unknown (GitLab before 15.5). */
   tokenSelfKnown = true;
   rateRemaining = 1990;
@@ -511,7 +513,7 @@ export class FakeGitlab {
         user_id: 77,
         last_used_at: iso(),
         active: this.tokenActive,
-        expires_at: "2027-01-05",
+        expires_at: this.tokenExpiresAt,
       });
     }
     if (method === "GET" && path === "/user") {

@@ -4,7 +4,7 @@
  * run pipelines in the runner projects: TACK_GITLAB_PROJECT and those of recent pipelines. A
  * project shows the token's role (Developer or more runs pipelines) and, where GitLab shows it,
  * whether pipeline variables are allowed (tack itself sends inputs; only tack.gitlab.variables
- * need them). Nothing here prints the token.
+ * need them). A token that lapses within a week fails the check. Nothing here prints the token.
  */
 import { ApiError } from "../http-client.ts";
 import type { ProviderCheck } from "../provider.ts";
@@ -21,6 +21,16 @@ const ROLES: Record<number, string> = {
   40: "Maintainer",
   50: "Owner",
 };
+/** A token that lapses within this many days fails the check: every build would stop with it. */
+const TOKEN_EXPIRY_WARNING_DAYS = 7;
+const DAY_MS = 24 * 60 * 60_000;
+
+/** Whole days from `now` until GitLab's expiry date (the token stops working that day, UTC). */
+function daysUntil(date: string, now: number): number | undefined {
+  const at = Date.parse(`${date}T00:00:00Z`);
+  return Number.isNaN(at) ? undefined : Math.floor((at - now) / DAY_MS);
+}
+
 /** Runner projects checked at most, besides TACK_GITLAB_PROJECT. */
 const RECENT_PROJECTS = 5;
 
@@ -28,6 +38,7 @@ export async function checkGitlab(
   client: GitlabClient,
   config: { url: string; project?: string },
   recentProjects: () => string[],
+  now: () => number = Date.now,
 ): Promise<ProviderCheck[]> {
   const rows: ProviderCheck[] = [];
   let token: Awaited<ReturnType<GitlabClient["tokenSelf"]>>;
@@ -53,12 +64,16 @@ export async function checkGitlab(
   } else {
     const usable = token.active && token.revoked !== true;
     const expires = token.expires_at ? `, expires ${token.expires_at}` : "";
+    const daysLeft = token.expires_at ? daysUntil(token.expires_at, now()) : undefined;
+    const lapsing = daysLeft !== undefined && daysLeft < TOKEN_EXPIRY_WARNING_DAYS;
     rows.push({
       name: "gitlab token",
-      ok: usable,
-      detail: usable
-        ? `accepted by ${config.url} ("${token.name}"${expires})`
-        : `${config.url} says the token "${token.name}" is ${token.revoked ? "revoked" : "inactive"}: create a new one with the api scope`,
+      ok: usable && !lapsing,
+      detail: !usable
+        ? `${config.url} says the token "${token.name}" is ${token.revoked ? "revoked" : "inactive"}: create a new one with the api scope`
+        : lapsing
+          ? `accepted by ${config.url} ("${token.name}"${expires}, in ${Math.max(daysLeft ?? 0, 0)} days): renew TACK_GITLAB_TOKEN before then, or every GitLab workflow fails`
+          : `accepted by ${config.url} ("${token.name}"${expires})`,
     });
     const shown = token.scopes.length > 0 ? token.scopes.join(", ") : "none";
     const hasApi = token.scopes.includes("api");

@@ -210,7 +210,7 @@ describe("gitlab tack check", () => {
       {
         name: "gitlab token",
         ok: true,
-        detail: `accepted by ${gitlab.url} ("tack", expires 2027-01-05)`,
+        detail: `accepted by ${gitlab.url} ("tack", expires 2099-01-05)`,
       },
       { name: "gitlab token scopes", ok: true, detail: "scopes: api, read_user" },
       {
@@ -219,6 +219,17 @@ describe("gitlab tack check", () => {
         detail: `${RUNNER_PROJECT} (id ${RUNNER_PROJECT_ID}): token role Developer, default branch main`,
       },
     ]);
+    expect(JSON.stringify(rows)).not.toContain(GITLAB_TOKEN);
+  });
+
+  test("a token that lapses within a week fails the check, saying when", async () => {
+    const gitlab = startFakeGitlab();
+    gitlab.tokenExpiresAt = new Date(Date.now() + 4 * 24 * 60 * 60_000).toISOString().slice(0, 10);
+    const rows = await checkRows("gitlab", gitlabConfig(gitlab));
+    expect(rows[0]).toMatchObject({ name: "gitlab token", ok: false });
+    expect(rows[0]?.detail).toBe(
+      `accepted by ${gitlab.url} ("tack", expires ${gitlab.tokenExpiresAt}, in 3 days): renew TACK_GITLAB_TOKEN before then, or every GitLab workflow fails`,
+    );
     expect(JSON.stringify(rows)).not.toContain(GITLAB_TOKEN);
   });
 
@@ -231,7 +242,7 @@ describe("gitlab tack check", () => {
       gitlabConfig(gitlab, { TACK_GITLAB_PROJECT: RUNNER_PROJECT }),
     );
     expect(weak.map((row) => [row.name, row.ok, row.detail])).toEqual([
-      ["gitlab token", true, `accepted by ${gitlab.url} ("tack", expires 2027-01-05)`],
+      ["gitlab token", true, `accepted by ${gitlab.url} ("tack", expires 2099-01-05)`],
       [
         "gitlab token scopes",
         false,
