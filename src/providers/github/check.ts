@@ -8,9 +8,8 @@
  * week fails the check. Nothing here prints the token.
  */
 import type { ProviderCheck } from "../provider.ts";
-import { type GithubClient, TOKEN_EXPIRY_WARNING_DAYS } from "./client.ts";
-
-const DAY_MS = 24 * 60 * 60_000;
+import { daysUntil, lapsingSoon } from "../token-expiry.ts";
+import type { GithubClient } from "./client.ts";
 
 export async function checkGithub(
   client: GithubClient,
@@ -61,13 +60,13 @@ export async function checkGithub(
 
 function expiryCheck(expiresAt: number, now: number): ProviderCheck {
   const date = new Date(expiresAt).toISOString().replace(".000Z", "Z");
-  const days = Math.floor((expiresAt - now) / DAY_MS);
+  const days = daysUntil(expiresAt, now);
+  const ok = !lapsingSoon(expiresAt, now);
   return {
     name: "github token expiry",
-    ok: days >= TOKEN_EXPIRY_WARNING_DAYS,
-    detail:
-      days >= TOKEN_EXPIRY_WARNING_DAYS
-        ? `expires ${date} (in ${days} days)`
-        : `expires ${date} (in ${Math.max(days, 0)} days): renew TACK_GITHUB_TOKEN before then, or every GitHub workflow fails`,
+    ok,
+    detail: ok
+      ? `expires ${date} (in ${days} days)`
+      : `expires ${date} (in ${Math.max(days, 0)} days): renew TACK_GITHUB_TOKEN before then, or every GitHub workflow fails`,
   };
 }

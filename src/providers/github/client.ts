@@ -19,6 +19,7 @@ import {
   type RateLimitRules,
 } from "../http-client.ts";
 import type { Redactor } from "../redact.ts";
+import { lapsingSoon } from "../token-expiry.ts";
 import {
   type ApiJob,
   ApiJobList,
@@ -254,20 +255,18 @@ export class GithubClient {
   }
 }
 
-/** Days before a token lapses from which tack warns (and `tack check` fails). */
-export const TOKEN_EXPIRY_WARNING_DAYS = 7;
 const DAY_MS = 24 * 60 * 60_000;
 
 /**
  * Warns in the log, at most once a day, while GitHub announces that the token lapses within
- * TOKEN_EXPIRY_WARNING_DAYS: `tack check` says so at deploy time, this says so later on.
+ * a week (token-expiry.ts): `tack check` says so at deploy time, this says so later on.
  */
 function expiryWarner(log: Logger, clock: Clock): (headers: Headers) => void {
   let warnedAt = Number.NEGATIVE_INFINITY;
   return (headers) => {
     const expiresAt = tokenExpiry(headers.get("github-authentication-token-expiration"));
     const now = clock.now();
-    if (expiresAt === undefined || expiresAt - now >= TOKEN_EXPIRY_WARNING_DAYS * DAY_MS) return;
+    if (expiresAt === undefined || !lapsingSoon(expiresAt, now)) return;
     if (now - warnedAt < DAY_MS) return;
     warnedAt = now;
     log.warn("github: TACK_GITHUB_TOKEN expires soon; renew it or every GitHub workflow fails", {

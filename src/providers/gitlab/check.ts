@@ -8,6 +8,7 @@
  */
 import { ApiError } from "../http-client.ts";
 import type { ProviderCheck } from "../provider.ts";
+import { daysUntil, lapsingSoon } from "../token-expiry.ts";
 import type { GitlabClient } from "./client.ts";
 import type { ApiProject } from "./schemas.ts";
 
@@ -21,14 +22,10 @@ const ROLES: Record<number, string> = {
   40: "Maintainer",
   50: "Owner",
 };
-/** A token that lapses within this many days fails the check: every build would stop with it. */
-const TOKEN_EXPIRY_WARNING_DAYS = 7;
-const DAY_MS = 24 * 60 * 60_000;
-
-/** Whole days from `now` until GitLab's expiry date (the token stops working that day, UTC). */
-function daysUntil(date: string, now: number): number | undefined {
+/** GitLab's expiry date (YYYY-MM-DD) as Unix ms: the token stops working that day, UTC. */
+function expiryOf(date: string): number | undefined {
   const at = Date.parse(`${date}T00:00:00Z`);
-  return Number.isNaN(at) ? undefined : Math.floor((at - now) / DAY_MS);
+  return Number.isNaN(at) ? undefined : at;
 }
 
 /** Runner projects checked at most, besides TACK_GITLAB_PROJECT. */
@@ -64,8 +61,9 @@ export async function checkGitlab(
   } else {
     const usable = token.active && token.revoked !== true;
     const expires = token.expires_at ? `, expires ${token.expires_at}` : "";
-    const daysLeft = token.expires_at ? daysUntil(token.expires_at, now()) : undefined;
-    const lapsing = daysLeft !== undefined && daysLeft < TOKEN_EXPIRY_WARNING_DAYS;
+    const expiresAt = token.expires_at ? expiryOf(token.expires_at) : undefined;
+    const daysLeft = expiresAt === undefined ? undefined : daysUntil(expiresAt, now());
+    const lapsing = expiresAt !== undefined && lapsingSoon(expiresAt, now());
     rows.push({
       name: "gitlab token",
       ok: usable && !lapsing,
