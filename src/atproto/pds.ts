@@ -3,6 +3,8 @@
  * for a blob a record references. The PDS is the user's choice, so every read has a timeout
  * and a size cap, and follows no redirects.
  */
+import { readCappedBytes } from "../net/read-capped.ts";
+
 const TIMEOUT_MS = 15_000;
 
 export class PdsError extends Error {
@@ -38,18 +40,9 @@ export async function getBlob(
       response.status >= 500 || response.status === 429,
     );
   }
-  const reader = response.body?.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const next = await reader?.read();
-    if (!next || next.done) break;
-    size += next.value.byteLength;
-    if (size > maxBytes) {
-      await reader?.cancel();
-      throw new PdsError(`${url.host}: getBlob ${cid}: larger than ${maxBytes} bytes`, false);
-    }
-    chunks.push(next.value);
+  const blob = await readCappedBytes(response, maxBytes);
+  if (blob === undefined) {
+    throw new PdsError(`${url.host}: getBlob ${cid}: larger than ${maxBytes} bytes`, false);
   }
-  return new Uint8Array(Buffer.concat(chunks));
+  return blob;
 }

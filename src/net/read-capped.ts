@@ -1,18 +1,19 @@
 /**
- * Reads a response body as text, up to `maxBytes`: a server that sends more (or says it will)
- * is cut off, so a stranger's host cannot make tack buffer an unbounded answer.
+ * Reads a response body up to `maxBytes`: a server that sends more (or says it will) is cut
+ * off, so a host someone else chose cannot make tack buffer an unbounded answer. Undefined when
+ * the body is larger.
  */
-export async function readCapped(
+export async function readCappedBytes(
   response: Response,
   maxBytes: number,
-): Promise<string | undefined> {
+): Promise<Uint8Array | undefined> {
   const declared = Number(response.headers.get("content-length") ?? "0");
   if (declared > maxBytes) {
     await response.body?.cancel();
     return undefined;
   }
   const reader = response.body?.getReader();
-  if (!reader) return "";
+  if (!reader) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -25,5 +26,14 @@ export async function readCapped(
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+/** The same, as UTF-8 text. */
+export async function readCapped(
+  response: Response,
+  maxBytes: number,
+): Promise<string | undefined> {
+  const bytes = await readCappedBytes(response, maxBytes);
+  return bytes === undefined ? undefined : Buffer.from(bytes).toString("utf8");
 }
