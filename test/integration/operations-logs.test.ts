@@ -90,9 +90,9 @@ test("a stdout whose reader went away is said once on stderr, then lines are dro
   expect(notices).toEqual(["tack: stdout closed (EPIPE); log lines are dropped from now on\n"]);
 });
 
-test("tack keeps serving when the reader of its stdout goes away", async () => {
-  const dir = tempDir();
-  const child = Bun.spawn(["bun", MAIN, "-addr", "127.0.0.1:0"], {
+/** tack from source on a fresh database, serving on a free port, stdout and stderr piped. */
+function spawnServing(dir: string, bunFlags: string[] = []) {
+  return Bun.spawn(["bun", ...bunFlags, MAIN, "-addr", "127.0.0.1:0"], {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/tmp",
@@ -105,17 +105,35 @@ test("tack keeps serving when the reader of its stdout goes away", async () => {
     stdout: "pipe",
     stderr: "pipe",
   });
+}
+
+/** Reads JSON log lines from `reader` until `enough` says so; all of them, in order. */
+async function readLogUntil(
+  reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> },
+  enough: (lines: Record<string, unknown>[]) => boolean,
+): Promise<Record<string, unknown>[]> {
+  const lines: Record<string, unknown>[] = [];
+  let text = "";
+  while (!enough(lines)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("tack's stdout ended first");
+    text += new TextDecoder().decode(value);
+    const complete = text.split("\n");
+    text = complete.pop() ?? "";
+    for (const line of complete) if (line) lines.push(JSON.parse(line));
+  }
+  return lines;
+}
+
+const portOf = (lines: Record<string, unknown>[]) =>
+  Number(lines.find((line) => line.msg === "tack: listening")?.port ?? 0);
+
+test("tack keeps serving when the reader of its stdout goes away", async () => {
+  const child = spawnServing(tempDir());
   try {
     // Read up to the listening line, then close our end of the pipe.
     const reader = child.stdout.getReader();
-    let text = "";
-    let port = 0;
-    while (!port) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("tack exited before listening");
-      text += new TextDecoder().decode(value);
-      port = Number(/"msg":"tack: listening"[^\n]*"port":(\d+)/.exec(text)?.[1] ?? 0);
-    }
+    const port = portOf(await readLogUntil(reader, (lines) => portOf(lines) > 0));
     await reader.cancel();
     // Every rejected webhook logs a warning: each is a write to the closed pipe.
     for (let i = 0; i < 20; i++) {
@@ -147,33 +165,15 @@ test("an exception nobody caught is one error line, and tack keeps serving", asy
     'setTimeout(() => { throw new Error("boom in a timer"); }, 300);\n' +
       'setTimeout(() => { void Promise.reject(new Error("boom in a promise")); }, 300);\n',
   );
-  const child = Bun.spawn(["bun", "--preload", bug, MAIN, "-addr", "127.0.0.1:0"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      TACK_HOSTNAME: "spindle.test",
-      TACK_OWNER_DID: "did:plc:owner000000000000000000",
-      TACK_DB_PATH: join(dir, "tack.db"),
-      TACK_JETSTREAM_URL: "ws://127.0.0.1:9/",
-      TACK_DEV: "true",
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = spawnServing(dir, ["--preload", bug]);
   try {
     const reader = child.stdout.getReader();
-    const lines: Record<string, unknown>[] = [];
-    let text = "";
-    const seen = (msg: string) => lines.some((line) => line.msg === msg);
-    while (!(seen("tack: uncaught exception") && seen("tack: unhandled rejection"))) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`tack exited (${child.exitCode}) before logging the bug`);
-      text += new TextDecoder().decode(value);
-      const complete = text.split("\n");
-      text = complete.pop() ?? "";
-      for (const line of complete) if (line) lines.push(JSON.parse(line));
-    }
-    const port = Number(lines.find((line) => line.msg === "tack: listening")?.port);
+    const seen = (lines: Record<string, unknown>[], msg: string) =>
+      lines.some((line) => line.msg === msg);
+    const lines = await readLogUntil(
+      reader,
+      (read) => seen(read, "tack: uncaught exception") && seen(read, "tack: unhandled rejection"),
+    );
     expect(lines.find((line) => line.msg === "tack: uncaught exception")).toMatchObject({
       level: "error",
       err: expect.stringContaining("boom in a timer"),
@@ -182,7 +182,7 @@ test("an exception nobody caught is one error line, and tack keeps serving", asy
       level: "error",
       err: expect.stringContaining("boom in a promise"),
     });
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${portOf(lines)}/healthz`);
     expect(health.status).toBeLessThan(600);
     expect(child.exitCode).toBeNull();
     await reader.cancel();
