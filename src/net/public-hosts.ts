@@ -15,6 +15,7 @@
  */
 import type { BlockList } from "node:net";
 import { nodeNet } from "../lazy-node.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** Looks a name up, every address (node:dns's `lookup(name, { all: true })`). */
 export type HostLookup = (name: string) => Promise<{ address: string; family: number }[]>;
@@ -100,14 +101,6 @@ export class PublicHosts {
     const inside = addresses.find(({ address }) => !isPublic(address));
     return inside ? `${name} resolves to ${inside.address}, not a public address` : undefined;
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timeout")), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hostname(host: string): string | undefined {

@@ -7,8 +7,10 @@
  * Tangled's side; such a CI failure is logged and counted. A workflow that already ended is left
  * as it is, and one not yet handed to its CI is recorded cancelled and never handed over.
  */
+
 import type { Logger } from "../log.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
+import { withTimeout } from "../timeout.ts";
 import type { StoredPipeline } from "./pipelines.ts";
 import { isTerminal } from "./status.ts";
 import { readTackBlock } from "./workflow-yaml.ts";
@@ -77,17 +79,5 @@ export class PipelineCancel {
       this.deps.onCiFailure?.(provider.name);
     }
     return true;
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

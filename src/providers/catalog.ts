@@ -8,12 +8,14 @@
  * errors it throws pass through the Redactor, which knows every configured secret and the
  * build variables handed to recent spawns.
  */
+
 import type { Clock } from "../clock.ts";
 import type { Db } from "../db/client.ts";
 import type { Writer } from "../db/writer.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { StatusDetail, Workflows } from "../pipeline/workflows.ts";
+import { withTimeout } from "../timeout.ts";
 import { buildkite } from "./buildkite/index.ts";
 import type { WebhookDeliveries } from "./deliveries.ts";
 import { fake } from "./fake/index.ts";
@@ -95,24 +97,15 @@ export async function checkProviders(
       continue;
     }
     if (!descriptor.check) continue;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${timeoutMs / 1000} s`)),
+    try {
+      const checked = await withTimeout(
+        descriptor.check(config, providerDeps(descriptor.name, deps, redactor)),
         timeoutMs,
       );
-    });
-    try {
-      const checked = await Promise.race([
-        descriptor.check(config, providerDeps(descriptor.name, deps, redactor)),
-        timeout,
-      ]);
       rows.push(...checked.map((row) => ({ ...row, detail: redactor.redact(row.detail) })));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       rows.push({ name: descriptor.name, ok: false, detail: redactor.redact(reason) });
-    } finally {
-      clearTimeout(timer);
     }
   }
   return rows;
