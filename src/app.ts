@@ -13,7 +13,7 @@ import type { IdentityResolver } from "./atproto/identity.ts";
 import type { ServiceAuth } from "./atproto/service-auth.ts";
 import type { Clock } from "./clock.ts";
 import type { EventStore } from "./eventlog/store.ts";
-import { type WebhookBodyLimits, webhookBodyLimits } from "./http/body-limits.ts";
+import { WebhookBodies, type WebhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
 import { type HealthReport, healthRoutes } from "./http/health.ts";
 import type { LogStreamSlots } from "./http/log-stream.ts";
@@ -22,7 +22,7 @@ import { ownerRoutes } from "./http/owner.ts";
 import { rootRoutes } from "./http/root.ts";
 import { secretsRoutes } from "./http/secrets.ts";
 import type { OpenSockets } from "./http/sockets.ts";
-import { KNOWN_PROVIDERS, webhooksRoutes } from "./http/webhooks.ts";
+import { webhooksRoutes } from "./http/webhooks.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PublicHosts } from "./net/public-hosts.ts";
@@ -110,13 +110,6 @@ export function createApp(deps: AppDeps) {
       log.error("http: unhandled error", { err: error });
       return plain(500, "internal error\n");
     })
-    .use(
-      webhookBodyLimits({
-        metrics: deps.metrics,
-        knownProviders: KNOWN_PROVIDERS,
-        ...deps.webhookBodies,
-      }),
-    )
     .use(rootRoutes(deps.statusPage))
     .use(healthRoutes(deps))
     .use(ownerRoutes(deps.ownerDid))
@@ -131,7 +124,12 @@ export function createApp(deps: AppDeps) {
       }),
     )
     .use(logsRoutes({ ...deps, log }))
-    .use(webhooksRoutes(deps))
+    .use(
+      webhooksRoutes({
+        ...deps,
+        webhookBodies: new WebhookBodies(deps.webhookBodies, deps.metrics),
+      }),
+    )
     .use(queryPipelinesRoute(deps))
     .use(getPipelineRoute(deps))
     .use(describeWorkflowDefinitionRoute(deps))

@@ -5,18 +5,18 @@
  * the sender likes).
  *
  * - Bodies in flight share a byte budget (`maxInFlightBytes`): each POST reserves its
- *   Content-Length (the size cap when it sends none) until it is answered, and one that does
- *   not fit, or that would exceed `maxInFlight` uploads, is answered 503 with `Retry-After`
- *   before its body is read. Real webhooks are a few kilobytes, so a burst of hundreds from a
- *   busy CI fits; hundreds of 1 MiB uploads do not.
+ *   Content-Length (the size cap when it sends none) until its provider has answered, and one
+ *   that does not fit, or that would exceed `maxInFlight` uploads, is answered 503 with
+ *   `Retry-After` before its body is read. Real webhooks are a few kilobytes, so a burst of
+ *   hundreds from a busy CI fits; hundreds of 1 MiB uploads do not.
  * - A body must arrive within `bodyTimeoutMs` of the request (real CIs send theirs at once);
- *   a slower one is answered 408 and its slot freed.
+ *   a slower one is answered 408 and its reservation freed.
  *
- * The body is read here, under both limits, and handed on unchanged: the request's
- * body-reading methods return the same bytes, so the webhook route downstream reads them as
- * usual. Registered with `onRequest`, before routing and before any handler.
+ * The webhook route reads its body through `WebhookBodies.read` (its route has `parse: "none"`,
+ * so nothing reads the body before). It is a plain call rather than a global request hook: an
+ * asynchronous hook, a body handed on by redefining the request's methods and a timer per
+ * request cost a webhook more than routing it (docs/performance.md).
  */
-import { Elysia } from "elysia";
 import type { Metrics } from "../metrics.ts";
 
 export interface WebhookBodyLimits {
@@ -35,64 +35,66 @@ export const DEFAULT_WEBHOOK_BODY_LIMITS: WebhookBodyLimits = {
   maxBytes: 1 << 20,
 };
 
-const PREFIX = "/webhooks/";
-/** A slot is freed when its response is sent; this is the backstop if that hook never runs. */
-const SLOT_BACKSTOP_MS = 120_000;
 const RETRY_AFTER_S = 5;
 
-export function webhookBodyLimits(
-  deps: { metrics?: Metrics; knownProviders?: Set<string> } & Partial<WebhookBodyLimits> = {},
-) {
-  const limits = { ...DEFAULT_WEBHOOK_BODY_LIMITS, ...deps };
-  const slots = new Map<Request, { backstop: ReturnType<typeof setTimeout>; bytes: number }>();
-  let reservedBytes = 0;
-  const release = (request: Request) => {
-    const slot = slots.get(request);
-    if (slot === undefined) return;
-    clearTimeout(slot.backstop);
-    slots.delete(request);
-    reservedBytes -= slot.bytes;
-  };
-  const count = (request: Request, result: "busy" | "timeout" | "too_large") => {
-    const name = new URL(request.url).pathname.slice(PREFIX.length);
-    // The label comes from the URL: only known names, so strangers cannot grow the series.
-    const provider = deps.knownProviders?.has(name) ? name : "unknown";
-    deps.metrics?.webhooks.inc({ provider, result });
-  };
+export class WebhookBodies {
+  private readonly limits: WebhookBodyLimits;
+  private inFlight = 0;
+  private reservedBytes = 0;
 
-  return new Elysia({ name: "webhook-body-limits" })
-    .onRequest(async ({ request }) => {
-      if (request.method !== "POST" || !new URL(request.url).pathname.startsWith(PREFIX)) return;
-      const length = Number(request.headers.get("content-length") ?? Number.NaN);
-      const bytes =
-        Number.isFinite(length) && length >= 0
-          ? Math.min(length, limits.maxBytes)
-          : limits.maxBytes;
-      if (slots.size >= limits.maxInFlight || reservedBytes + bytes > limits.maxInFlightBytes) {
-        count(request, "busy");
-        return new Response("too many webhook deliveries in flight; retry later\n", {
-          status: 503,
-          headers: {
-            "content-type": "text/plain; charset=utf-8",
-            "retry-after": String(RETRY_AFTER_S),
-          },
-        });
-      }
-      reservedBytes += bytes;
-      slots.set(request, { backstop: setTimeout(() => release(request), SLOT_BACKSTOP_MS), bytes });
+  constructor(
+    limits: Partial<WebhookBodyLimits> = {},
+    private readonly metrics?: Metrics,
+  ) {
+    this.limits = { ...DEFAULT_WEBHOOK_BODY_LIMITS, ...limits };
+  }
+
+  /**
+   * Reads `request`'s body within the limits and answers with `handle(body)`; the body's
+   * reservation lasts until `handle` has answered. Over the limits, the answer is 503, 408 or
+   * 413 and `handle` is not called. `provider` labels the metrics (a configured provider's
+   * name, so strangers cannot grow the series).
+   */
+  async read(
+    request: Request,
+    provider: string,
+    handle: (body: Uint8Array) => Promise<Response>,
+  ): Promise<Response> {
+    const { limits } = this;
+    const length = Number(request.headers.get("content-length") ?? Number.NaN);
+    const bytes =
+      Number.isFinite(length) && length >= 0 ? Math.min(length, limits.maxBytes) : limits.maxBytes;
+    if (
+      this.inFlight >= limits.maxInFlight ||
+      this.reservedBytes + bytes > limits.maxInFlightBytes
+    ) {
+      this.metrics?.webhooks.inc({ provider, result: "busy" });
+      return new Response("too many webhook deliveries in flight; retry later\n", {
+        status: 503,
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "retry-after": String(RETRY_AFTER_S),
+        },
+      });
+    }
+    this.inFlight++;
+    this.reservedBytes += bytes;
+    try {
       const body = await readBody(request, limits);
-      if (body === "timeout" || body === "too_large") {
-        release(request);
-        count(request, body);
-        return body === "timeout"
-          ? plain(408, `request body not received within ${limits.bodyTimeoutMs / 1000} s\n`)
-          : plain(413, "request body too large\n");
+      if (body === "timeout") {
+        this.metrics?.webhooks.inc({ provider, result: "timeout" });
+        return plain(408, `request body not received within ${limits.bodyTimeoutMs / 1000} s\n`);
       }
-      handOn(request, body);
-      return undefined;
-    })
-    .onAfterResponse({ as: "global" }, ({ request }) => release(request))
-    .as("global");
+      if (body === "too_large") {
+        this.metrics?.webhooks.inc({ provider, result: "too_large" });
+        return plain(413, "request body too large\n");
+      }
+      return await handle(body);
+    } finally {
+      this.inFlight--;
+      this.reservedBytes -= bytes;
+    }
+  }
 }
 
 /**
@@ -121,31 +123,6 @@ async function readBody(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Makes the request's body-reading methods return the bytes already read. */
-function handOn(request: Request, body: Uint8Array): void {
-  const copy = () => body.slice();
-  const methods: Record<string, () => unknown> = {
-    arrayBuffer: async () => copy().buffer,
-    bytes: async () => copy(),
-    text: async () => new TextDecoder().decode(body),
-    json: async () => JSON.parse(new TextDecoder().decode(body)),
-    blob: async () => new Blob([copy()]),
-  };
-  for (const [name, value] of Object.entries(methods)) {
-    Object.defineProperty(request, name, { value, configurable: true });
-  }
-  Object.defineProperty(request, "body", {
-    configurable: true,
-    get: () =>
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          controller.enqueue(copy());
-          controller.close();
-        },
-      }),
-  });
 }
 
 function plain(status: number, body: string): Response {

@@ -3,7 +3,8 @@
  *
  * A provider this build knows but this spindle has not configured answers 503, fail-closed: a
  * misdirected webhook gets "not accepting" rather than a misleading 200. An unknown name is
- * 404. Bodies over 1 MiB never get here (413 from the server's body limit). Everything after
+ * 404; neither has its body read. Bodies over 1 MiB never get here (413 from the server's body
+ * limit), and the body is read within the in-flight limits (body-limits.ts). Everything after
  * that (verification, parsing, de-duplication, state) is the provider's, per the contract on
  * Provider.webhook.
  */
@@ -11,11 +12,16 @@ import { Elysia, t } from "elysia";
 import type { Metrics } from "../metrics.ts";
 import { providerNames } from "../providers/catalog.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
+import type { WebhookBodies } from "./body-limits.ts";
 
 /** Providers this build can run, configured or not. */
-export const KNOWN_PROVIDERS = new Set(providerNames());
+const KNOWN_PROVIDERS = new Set(providerNames());
 
-export function webhooksRoutes(deps: { providers: ProviderRegistry; metrics: Metrics }) {
+export function webhooksRoutes(deps: {
+  providers: ProviderRegistry;
+  metrics: Metrics;
+  webhookBodies: WebhookBodies;
+}) {
   return new Elysia({ name: "webhooks" }).post(
     "/webhooks/:provider",
     async ({ params, request }) => {
@@ -26,11 +32,13 @@ export function webhooksRoutes(deps: { providers: ProviderRegistry; metrics: Met
         deps.metrics.webhooks.inc({ provider: name, result: "unconfigured" });
         return text(503, `${name} provider not configured on this spindle\n`);
       }
-      if (!provider.webhook) return text(404, "404 page not found\n");
-      const body = new Uint8Array(await request.arrayBuffer());
-      const response = await provider.webhook({ headers: request.headers, body });
-      deps.metrics.webhooks.inc({ provider: name, result: response.result });
-      return text(response.status, response.body);
+      const webhook = provider.webhook;
+      if (!webhook) return text(404, "404 page not found\n");
+      return deps.webhookBodies.read(request, name, async (body) => {
+        const response = await webhook({ headers: request.headers, body });
+        deps.metrics.webhooks.inc({ provider: name, result: response.result });
+        return text(response.status, response.body);
+      });
     },
     { parse: "none", params: t.Object({ provider: t.String({ maxLength: 64 }) }) },
   );

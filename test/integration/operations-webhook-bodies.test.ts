@@ -59,8 +59,11 @@ test("beyond the in-flight budget, webhook POSTs get 503 with Retry-After; a sta
   expect(busy.status).toBe(503);
   expect(busy.headers.get("retry-after")).toBe("5");
   expect(await busy.text()).toBe("too many webhook deliveries in flight; retry later\n");
-  // Other routes are not affected by the cap.
+  // Other routes are not affected by the cap, nor are webhooks no provider takes (their
+  // bodies are never read).
   expect((await fetch(`${service.http}/healthz`)).status).toBe(200);
+  const unknown = await fetch(`${service.http}/webhooks/nosuch`, { method: "POST", body: "{}" });
+  expect(unknown.status).toBe(404);
 
   for (const sender of stalled) expect(await sender.answer).toStartWith("HTTP/1.1 408");
 
