@@ -158,6 +158,8 @@ export async function startTackBinary(
       TACK_JETSTREAM_URL: "ws://127.0.0.1:9/subscribe",
       TACK_PLC_URL: "http://127.0.0.1:9",
       TACK_DEV: "true",
+      // As deploy/tack.service runs it: freed memory goes back to the kernel after 1 s.
+      MIMALLOC_PURGE_DELAY: "1000",
       // BENCH_PROFILE=<dir> writes a CPU profile of each tack process there.
       ...(process.env.BENCH_PROFILE
         ? { BUN_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE}` }
