@@ -45,6 +45,7 @@ test("the shipped env example parses, as systemd reads it, into a valid configur
   expect(unit).toEqual({
     TACK_DB_PATH: "/var/lib/tack/tack.db",
     TACK_LISTEN_ADDR: "127.0.0.1:8080",
+    MIMALLOC_PURGE_DELAY: "1000",
   });
   expect(loadConfig({ ...unit, ...env }).config.hostname).toBe("spindle.example.com");
 });
