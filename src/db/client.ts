@@ -61,6 +61,23 @@ export function openDb(path: string): OpenDb {
   };
 }
 
+/**
+ * Runs `read` in one read transaction. Outside a transaction every statement is a transaction
+ * of its own, and in WAL mode each one takes and drops the database's shared lock (system calls
+ * that cost more than an indexed lookup on a virtual machine): a request that looks up three
+ * rows pays for that once instead of three times, and sees them in one snapshot.
+ */
+export function readTogether<T>(db: Db, read: () => T): T {
+  const sqlite = db.$client;
+  if (sqlite.inTransaction) return read();
+  sqlite.query("BEGIN DEFERRED").run();
+  try {
+    return read();
+  } finally {
+    sqlite.query("COMMIT").run();
+  }
+}
+
 /** True for SQLite's "database is locked" (another connection holds the lock we need). */
 export function isBusy(error: unknown): boolean {
   return error instanceof Error && "code" in error && /^SQLITE_BUSY/.test(String(error.code ?? ""));

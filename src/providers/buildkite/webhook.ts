@@ -26,13 +26,14 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { Value } from "@sinclair/typebox/value";
 import type { Clock } from "../../clock.ts";
+import { type Db, readTogether } from "../../db/client.ts";
 import type { Logger } from "../../log.ts";
 import type { WebhookResult } from "../../metrics.ts";
 import { isTerminal } from "../../pipeline/status.ts";
 import type { StoredWorkflow, WorkflowId } from "../../pipeline/workflows.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse, WorkflowStore } from "../provider.ts";
-import type { BuildkiteBuilds } from "./builds.ts";
+import type { BuildkiteBuilds, BuildRef } from "./builds.ts";
 import type { BuildkiteClient, BuildLocation } from "./client.ts";
 import { BuildkiteOptions } from "./options.ts";
 import { type BuildkiteBuild, BuildkiteBuildEvent } from "./schemas.ts";
@@ -48,6 +49,7 @@ import {
 import { verifyDelivery } from "./verify.ts";
 
 export interface WebhookDeps {
+  db: Db;
   secret: { webhookSecret: string; webhookMode: "token" | "signature" };
   defaultOrg: string;
   workflows: WorkflowStore;
@@ -94,9 +96,17 @@ export async function handleWebhook(
     return reply(400, `bad request: ${where}`, "bad_request");
   }
   const key = new Bun.CryptoHasher("sha256").update(request.body).digest("hex");
-  if (deps.deliveries.seen(PROVIDER, key)) return reply(200, "duplicate", "duplicate");
+  const recorded = readTogether(deps.db, () =>
+    deps.deliveries.seen(PROVIDER, key) ? undefined : recordedOwner(deps, body.build.id),
+  );
+  if (!recorded) return reply(200, "duplicate", "duplicate");
 
-  const owner = await ownerOf(deps, body.build, log.child({ build_uuid: body.build.id, event }));
+  const owner = await ownerOf(
+    deps,
+    body.build,
+    recorded,
+    log.child({ build_uuid: body.build.id, event }),
+  );
   if ("ignored" in owner) return reply(200, `ignored: ${owner.ignored}`, "ignored");
   const { tracked, workflow } = owner;
   const buildLog = log.child({
@@ -125,11 +135,25 @@ export async function handleWebhook(
   }
 }
 
+/** The build's row, if tack recorded the build, and that row's workflow. */
+interface RecordedOwner {
+  ref?: BuildRef;
+  workflow?: StoredWorkflow;
+}
+
+function recordedOwner(deps: WebhookDeps, buildUuid: string): RecordedOwner {
+  const ref = deps.builds.byUuid(buildUuid);
+  return ref ? { ref, workflow: deps.workflows.get(idOf(ref)) } : {};
+}
+
 /** The workflow a build may move, and the build as far as tack can trust it (see above). */
-async function ownerOf(deps: WebhookDeps, build: BuildkiteBuild, log: Logger): Promise<Owner> {
-  const ref = deps.builds.byUuid(build.id);
+async function ownerOf(
+  deps: WebhookDeps,
+  build: BuildkiteBuild,
+  { ref, workflow: known }: RecordedOwner,
+  log: Logger,
+): Promise<Owner> {
   if (ref) {
-    const known = deps.workflows.get(idOf(ref));
     if (!known || known.provider !== PROVIDER) return { ignored: "unknown workflow" };
     return {
       tracked: { id: idOf(ref), location: locationOf(ref, build.number) },
