@@ -33,6 +33,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line (bind knot, workflow, … once). */
   child(fields: LogFields): Logger;
+  /** Whether a line at `level` is written: work that only feeds a line can be skipped. */
+  enabled(level: LogLevel): boolean;
 }
 
 /** Where log lines go: a stream's write and its error event (process.stdout's shape). */
@@ -108,6 +110,7 @@ export function createLogger(
     warn: (msg, fields) => emit("warn", msg, fields),
     error: (msg, fields) => emit("error", msg, fields),
     child: (fields) => createLogger(level, write, { ...bound, ...fields }, options),
+    enabled: (lvl) => LEVELS[lvl] >= min,
   };
 }
 

@@ -7,7 +7,7 @@
  * with `[redacted]`. Text that comes from outside (a CI's error body) is published only as a
  * bounded `excerpt`: one line, no control characters, redacted, cut to a length.
  */
-import type { LogFields, Logger } from "../log.ts";
+import type { LogFields, Logger, LogLevel } from "../log.ts";
 
 const MASK = "[redacted]";
 /** Shorter values are not secrets worth hunting (and would mangle ordinary words). */
@@ -96,12 +96,17 @@ export class Redactor {
       bound ??= pending ? log.child(fields(pending) ?? {}) : log;
       return bound;
     };
+    // Redacting costs a few regular expressions per field: only for lines that are written.
+    const line = (level: LogLevel) => (msg: string, extra?: LogFields) => {
+      if (log.enabled(level)) target()[level](this.redact(msg), fields(extra));
+    };
     return {
-      debug: (msg, extra) => target().debug(this.redact(msg), fields(extra)),
-      info: (msg, extra) => target().info(this.redact(msg), fields(extra)),
-      warn: (msg, extra) => target().warn(this.redact(msg), fields(extra)),
-      error: (msg, extra) => target().error(this.redact(msg), fields(extra)),
+      debug: line("debug"),
+      info: line("info"),
+      warn: line("warn"),
+      error: line("error"),
       child: (more) => this.logger(log, { ...pending, ...more }),
+      enabled: (level) => log.enabled(level),
     };
   }
 

@@ -4,6 +4,7 @@
  * a bounded, single-line excerpt.
  */
 import { describe, expect, test } from "bun:test";
+import { createLogger } from "../../src/log.ts";
 import { looksLikeToken, Redactor } from "../../src/providers/redact.ts";
 import { captureLogger } from "../helpers/tack.ts";
 
@@ -52,6 +53,26 @@ describe("redactor", () => {
     child.warn(`msg ${SECRET}`, { field: SECRET, err: new Error(`boom ${SECRET}`), n: 3 });
     expect(JSON.stringify(lines)).not.toContain(SECRET);
     expect(lines[0]).toMatchObject({ msg: "msg [redacted]", field: "[redacted]", n: 3 });
+  });
+
+  test("a line below the logger's level is neither written nor redacted", () => {
+    const lines: string[] = [];
+    const log = createLogger("info", (line) => lines.push(line));
+    const logger = new Redactor([SECRET]).logger(log).child({ bound: "x" });
+    let read = 0;
+    const fields = {
+      get detail() {
+        read++;
+        return SECRET;
+      },
+    };
+    logger.debug("not at info", fields);
+    expect(lines).toEqual([]);
+    expect(read).toBe(0);
+    expect(logger.enabled("debug")).toBe(false);
+    logger.info("at info", fields);
+    expect(read).toBe(1);
+    expect(lines[0]).toContain('"detail":"[redacted]"');
   });
 
   test("token-looking values are recognised; ordinary configuration values are not", () => {
