@@ -87,31 +87,13 @@ export class Workflows {
     private readonly broker: Broker,
     private readonly clock: Clock = systemClock,
   ) {
-    this.byId = prepareOnce(() =>
-      db
-        .select()
-        .from(workflows)
-        .where(
-          and(
-            eq(workflows.knot, sql.placeholder("knot")),
-            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-            eq(workflows.name, sql.placeholder("name")),
-          ),
-        )
-        .prepare(),
-    );
+    this.byId = prepareOnce(() => db.select().from(workflows).where(namedByParameters()).prepare());
     // What a transition needs to decide, without decoding options and context.
     this.progressOf = prepareOnce(() =>
       db
         .select({ status: workflows.status, lastStatusSec: workflows.lastStatusSec })
         .from(workflows)
-        .where(
-          and(
-            eq(workflows.knot, sql.placeholder("knot")),
-            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-            eq(workflows.name, sql.placeholder("name")),
-          ),
-        )
+        .where(namedByParameters())
         .prepare(),
     );
     this.insert = prepareOnce(() =>
@@ -148,13 +130,7 @@ export class Workflows {
           startedAt: sql`coalesce(${sql.placeholder("startedAt")}, ${workflows.startedAt})`,
           finishedAt: sql`coalesce(${sql.placeholder("finishedAt")}, ${workflows.finishedAt})`,
         })
-        .where(
-          and(
-            eq(workflows.knot, sql.placeholder("knot")),
-            eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
-            eq(workflows.name, sql.placeholder("name")),
-          ),
-        )
+        .where(namedByParameters())
         .prepare(),
     );
     this.byPipelines = prepareOnce(() =>
@@ -375,6 +351,15 @@ export class Workflows {
     });
     return next;
   }
+}
+
+/** The workflow named by a prepared statement's `knot`, `pipelineRkey` and `name` parameters. */
+function namedByParameters() {
+  return and(
+    eq(workflows.knot, sql.placeholder("knot")),
+    eq(workflows.pipelineRkey, sql.placeholder("pipelineRkey")),
+    eq(workflows.name, sql.placeholder("name")),
+  );
 }
 
 function matches(id: WorkflowId) {
