@@ -97,6 +97,7 @@ export function createGithubProvider(
       await reconciler.stopped();
     },
     webhook: createWebhookHandler({
+      db: deps.db,
       secret: config.webhookSecret,
       runs,
       tracker,

@@ -15,6 +15,7 @@
  * needs redelivering. GitHub never redelivers on its own; the reconciler covers lost ones.
  */
 import { Value } from "@sinclair/typebox/value";
+import { type Db, readTogether } from "../../db/client.ts";
 import type { Logger } from "../../log.ts";
 import { correlationIdIn } from "../correlation-id.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
@@ -25,6 +26,7 @@ import { PROVIDER, type RunTracker } from "./track.ts";
 import { verifySignature } from "./verify.ts";
 
 interface WebhookDeps {
+  db: Db;
   secret: string;
   runs: GithubRuns;
   tracker: RunTracker;
@@ -62,14 +64,17 @@ export function createWebhookHandler(
       return reply(400, `not a ${event} payload (${shaped.problem})`, "bad_request");
     }
     if (!deliveryId) return reply(400, "missing X-GitHub-Delivery", "bad_request");
-    if (deps.deliveries.seen(PROVIDER, deliveryId)) {
-      return reply(200, "duplicate delivery", "duplicate");
-    }
+    const runId = "run" in shaped ? shaped.run.workflow_run.id : shaped.job.workflow_job.run_id;
+    // The de-dup key and the run's row in one read transaction (see readTogether).
+    const known = readTogether(deps.db, () =>
+      deps.deliveries.seen(PROVIDER, deliveryId) ? undefined : { run: deps.runs.byRunId(runId) },
+    );
+    if (!known) return reply(200, "duplicate delivery", "duplicate");
 
     try {
       return "run" in shaped
-        ? await onRun(deps, shaped.run, deliveryId, log)
-        : await onJob(deps, shaped.job, deliveryId, log);
+        ? await onRun(deps, shaped.run, known.run, deliveryId, log)
+        : await onJob(deps, shaped.job, known.run, deliveryId, log);
     } catch (error) {
       log.error("github webhook: apply failed", { err: error });
       return reply(500, "internal error", "error");
@@ -91,11 +96,13 @@ function shape(
 async function onRun(
   deps: WebhookDeps,
   payload: WorkflowRunEvent,
+  known: GithubRun | undefined,
   deliveryId: string,
   log: Logger,
 ): Promise<WebhookResponse> {
   const observed = payload.workflow_run;
-  const run = await runOf(deps.runs, observed.id, payload.repository.full_name, observed);
+  const run =
+    known ?? (await runOf(deps.runs, observed.id, payload.repository.full_name, observed));
   if (!run) return reply(200, "ignored: not a run tack started", "ignored");
   const first = await deps.tracker.applyRun(
     run,
@@ -114,12 +121,12 @@ async function onRun(
 async function onJob(
   deps: WebhookDeps,
   payload: WorkflowJobEvent,
+  run: GithubRun | undefined,
   deliveryId: string,
   log: Logger,
 ): Promise<WebhookResponse> {
   const job = payload.workflow_job;
   // Job payloads carry no run title, so only a run whose id is known can be matched.
-  const run = deps.runs.byRunId(job.run_id);
   if (!run) return reply(200, "ignored: not a run tack started", "ignored");
   const first = await deps.tracker.applyJob(
     run,
@@ -136,8 +143,8 @@ async function onJob(
 }
 
 /**
- * The run row a workflow_run event is about: by run id, or by the correlation id in its title
- * when the run id is not known yet (the event beat the dispatch answer or the title search).
+ * The run row a workflow_run event is about when its run id is not known yet (the event beat
+ * the dispatch answer or the title search): by the correlation id in its title.
  */
 async function runOf(
   runs: GithubRuns,
@@ -145,8 +152,6 @@ async function runOf(
   repository: string,
   observed: { display_title?: string; html_url: string },
 ): Promise<GithubRun | undefined> {
-  const known = runs.byRunId(runId);
-  if (known) return known;
   const correlationId = correlationIdIn(observed.display_title);
   if (!correlationId) return undefined;
   const row = runs.byCorrelationId(correlationId);

@@ -104,6 +104,7 @@ export function createGitlabProvider(
       await reconciler.stopped();
     },
     webhook: createWebhookHandler({
+      db: deps.db,
       secret: config.webhookSecret,
       pipelines,
       tracker,

@@ -25,6 +25,7 @@
  * late) does not pull the status back.
  */
 import { Value } from "@sinclair/typebox/value";
+import { type Db, readTogether } from "../../db/client.ts";
 import type { Logger } from "../../log.ts";
 import { correlationIdIn } from "../correlation-id.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
@@ -37,6 +38,7 @@ import { type PipelineTracker, PROVIDER } from "./track.ts";
 import { verifyToken } from "./verify.ts";
 
 export interface WebhookDeps {
+  db: Db;
   secret: string;
   pipelines: GitlabPipelines;
   tracker: PipelineTracker;
@@ -79,12 +81,20 @@ export function createWebhookHandler(
       return reply(400, `not a ${kind} event (${shaped.problem})`, "bad_request");
     }
     const key = deliveryKey(headers, body);
-    if (deps.deliveries.seen(PROVIDER, key)) return reply(200, "duplicate delivery", "duplicate");
+    const pipelineId =
+      "pipeline" in shaped ? shaped.pipeline.object_attributes.id : shaped.job.pipeline_id;
+    // The de-dup key and the pipeline's row in one read transaction (see readTogether).
+    const known = readTogether(deps.db, () =>
+      deps.deliveries.seen(PROVIDER, key)
+        ? undefined
+        : { row: deps.pipelines.byPipelineId(pipelineId) },
+    );
+    if (!known) return reply(200, "duplicate delivery", "duplicate");
 
     try {
       return "pipeline" in shaped
-        ? await onPipeline(deps, shaped.pipeline, key, log)
-        : await onJob(deps, shaped.job, key, log);
+        ? await onPipeline(deps, shaped.pipeline, known.row, key, log)
+        : await onJob(deps, shaped.job, known.row, key, log);
     } catch (error) {
       log.error("gitlab webhook: apply failed", { err: error });
       return reply(500, "internal error", "error");
@@ -120,11 +130,12 @@ function shape(
 async function onPipeline(
   deps: WebhookDeps,
   event: PipelineHookEvent,
+  known: GitlabPipeline | undefined,
   key: string,
   log: Logger,
 ): Promise<WebhookResponse> {
   const attributes = event.object_attributes;
-  const row = await rowOf(deps.pipelines, event);
+  const row = await rowOf(deps.pipelines, known, event);
   if (!row) return reply(200, "ignored: not a pipeline tack created", "ignored");
   const webUrl = attributes.url ?? row.webUrl ?? `pipeline ${attributes.id}`;
   const sent: PipelineObservation = {
@@ -149,11 +160,11 @@ async function onPipeline(
 async function onJob(
   deps: WebhookDeps,
   event: JobHookEvent,
+  row: GitlabPipeline | undefined,
   key: string,
   log: Logger,
 ): Promise<WebhookResponse> {
   // Job payloads carry the pipeline's id only, so only a pipeline whose id is known matches.
-  const row = deps.pipelines.byPipelineId(event.pipeline_id);
   if (!row || (row.projectId !== null && row.projectId !== event.project_id)) {
     return reply(200, "ignored: not a pipeline tack created", "ignored");
   }
@@ -172,16 +183,17 @@ async function onJob(
 }
 
 /**
- * The row a pipeline event is about: by pipeline id (and the same project), or by the
- * correlation id in the pipeline's name when the id is not known yet (the event beat the create
- * answer). The name only counts for an unlinked row of the same runner project.
+ * The row a pipeline event is about: the row `known` by its pipeline id (if of the same
+ * project), or by the correlation id in the pipeline's name when the id is not known yet (the
+ * event beat the create answer). The name only counts for an unlinked row of the same runner
+ * project.
  */
 async function rowOf(
   pipelines: GitlabPipelines,
+  known: GitlabPipeline | undefined,
   event: PipelineHookEvent,
 ): Promise<GitlabPipeline | undefined> {
   const attributes = event.object_attributes;
-  const known = pipelines.byPipelineId(attributes.id);
   if (known)
     return known.projectId === null || known.projectId === event.project.id ? known : undefined;
   const correlationId = correlationIdIn(attributes.name);
