@@ -10,7 +10,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import journal from "../drizzle/meta/_journal.json" with { type: "json" };
 import { openDb } from "../src/db/client.ts";
 import { runMigrations } from "../src/db/migrate.ts";
@@ -68,6 +68,9 @@ export function seedDatabase(path: string, options: SeedOptions): string {
   const marker = `${path}.seeded-${schema}-${options.events}-${options.workflows}-${options.buildkitePending ?? 0}-${options.builds ? "builds" : ""}`;
   if (existsSync(path) && existsSync(marker)) return path;
   mkdirSync(dirname(path), { recursive: true });
+  // The markers of what the file held before (another schema or size) no longer hold.
+  for (const stale of new Bun.Glob(`${basename(path)}.seeded-*`).scanSync(dirname(path)))
+    rmSync(join(dirname(path), stale), { force: true });
   rmSync(path, { force: true });
   rmSync(`${path}-wal`, { force: true });
   rmSync(`${path}-shm`, { force: true });
