@@ -6,16 +6,9 @@
 import { expect, test } from "bun:test";
 import { Pipelines } from "../../src/pipeline/pipelines.ts";
 import { memoryTack } from "../helpers/memory.ts";
+import { pipelineRecord } from "../helpers/wire.ts";
 
-const RECORD = JSON.stringify({
-  $type: "sh.tangled.pipeline",
-  triggerMetadata: {
-    kind: "manual",
-    manual: { inputs: [] },
-    repo: { knot: "knot.test", did: "did:plc:a", repo: "app", defaultBranch: "main" },
-  },
-  workflows: [],
-});
+const RECORD = JSON.stringify(pipelineRecord({ knot: "knot.test", did: "did:plc:a", repo: "app" }));
 
 test("recovery lists the undispatched pipelines oldest first, from an index that holds only them", async () => {
   const { database, writer, broker } = memoryTack();
