@@ -18,7 +18,7 @@ import type { Db } from "../db/client.ts";
 import { prepareOnce } from "../db/prepare-once.ts";
 import { pruneBatch } from "../db/prune-batch.ts";
 import { WORKFLOW_UNFINISHED, workflowCounts, workflows } from "../db/schema.ts";
-import type { Tx, Writer } from "../db/writer.ts";
+import type { OnCommit, Tx, Writer } from "../db/writer.ts";
 import type { Broker } from "../eventlog/broker.ts";
 import type { JsonValue } from "../eventlog/canonical-json.ts";
 import { pipelineRetained } from "./pipelines.ts";
@@ -284,59 +284,72 @@ export class Workflows {
     also?: (tx: Tx) => void,
   ): Promise<boolean> {
     const key = { knot: id.knot, pipelineRkey: id.pipelineRkey, name: id.name };
-    const before = this.progressOf().get(key);
-    if (init ? before : !before || !movesForward(parseStatus(before.status), status)) {
-      if (also) await this.writer.write((tx) => also(tx));
+    // The decision is taken inside the unit, on the row as the transaction sees it: no read of
+    // its own before (a read outside a transaction takes and drops SQLite's lock). When the
+    // status would share the previous one's second, the unit changes nothing and says until
+    // when to wait; the next attempt decides again.
+    for (;;) {
+      const outcome = await this.writer.write((tx, onCommit) =>
+        this.decide(tx, onCommit, key, status, detail, init, also),
+      );
+      if (typeof outcome === "boolean") return outcome;
+      await this.clock.sleep(outcome.waitUntilMs - this.clock.now());
+    }
+  }
+
+  /** One attempt of `emit`, inside a writer unit. */
+  private decide(
+    tx: Tx,
+    onCommit: OnCommit,
+    key: { knot: string; pipelineRkey: string; name: string },
+    status: WorkflowStatus,
+    detail: StatusDetail,
+    init: { provider: string; options: JsonValue; context: JsonValue } | undefined,
+    also: ((tx: Tx) => void) | undefined,
+  ): boolean | { waitUntilMs: number } {
+    // One connection: this read sees the transaction's own writes.
+    const current = this.progressOf().get(key);
+    if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
+      also?.(tx);
       return false;
     }
-    const lastSecond = before?.lastStatusSec ?? 0;
-    while (Math.floor(this.clock.now() / 1000) <= lastSecond) {
-      await this.clock.sleep((lastSecond + 1) * 1000 - this.clock.now());
-    }
-    const second = Math.floor(this.clock.now() / 1000);
+    const lastSecond = current?.lastStatusSec ?? 0;
+    const now = this.clock.now();
+    if (Math.floor(now / 1000) <= lastSecond) return { waitUntilMs: (lastSecond + 1) * 1000 };
+    const second = Math.floor(now / 1000);
     const createdAt = formatCreatedAt(second);
     const record: { [key: string]: JsonValue } = {
       $type: NSID_PIPELINE_STATUS,
       createdAt,
-      pipeline: pipelineUri(id.knot, id.pipelineRkey),
+      pipeline: pipelineUri(key.knot, key.pipelineRkey),
       status,
-      workflow: id.name,
+      workflow: key.name,
     };
     if (detail.error !== undefined) record.error = detail.error;
     if (detail.exitCode !== undefined) record.exitCode = detail.exitCode;
-    const now = this.clock.now();
-
-    return this.writer.write((tx, onCommit) => {
-      // One connection: this read sees the transaction's own writes.
-      const current = this.progressOf().get(key);
-      if (init ? current : !current || !movesForward(parseStatus(current.status), status)) {
-        also?.(tx);
-        return false;
-      }
-      const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
-      const changes = {
-        ...key,
-        status,
-        error: detail.error ?? null,
-        lastStatusSec: second,
-        lastEventCreated: event.created,
-        now,
-        startedAt: status === "running" ? createdAt : null,
-        finishedAt: isTerminal(status) ? createdAt : null,
-      };
-      if (init) {
-        this.insert().run({
-          ...changes,
-          provider: init.provider,
-          options: JSON.stringify(init.options),
-          context: JSON.stringify(init.context),
-        });
-      } else {
-        this.update().run(changes);
-      }
-      also?.(tx);
-      return true;
-    });
+    const event = this.broker.appendInTx(tx, onCommit, NSID_PIPELINE_STATUS, record);
+    const changes = {
+      ...key,
+      status,
+      error: detail.error ?? null,
+      lastStatusSec: second,
+      lastEventCreated: event.created,
+      now,
+      startedAt: status === "running" ? createdAt : null,
+      finishedAt: isTerminal(status) ? createdAt : null,
+    };
+    if (init) {
+      this.insert().run({
+        ...changes,
+        provider: init.provider,
+        options: JSON.stringify(init.options),
+        context: JSON.stringify(init.context),
+      });
+    } else {
+      this.update().run(changes);
+    }
+    also?.(tx);
+    return true;
   }
 
   /** Runs `task` after every earlier task of the same workflow has settled. */
