@@ -12,6 +12,7 @@ import { Elysia } from "elysia";
 import type { IdentityResolver } from "./atproto/identity.ts";
 import type { ServiceAuth } from "./atproto/service-auth.ts";
 import type { Clock } from "./clock.ts";
+import type { Db } from "./db/client.ts";
 import type { EventStore } from "./eventlog/store.ts";
 import { WebhookBodies, type WebhookBodyLimits } from "./http/body-limits.ts";
 import { type EventsOptions, eventsRoutes } from "./http/events.ts";
@@ -54,6 +55,8 @@ export const WS_BACKPRESSURE_LIMIT = 4 << 20;
 export const WS_MAX_INCOMING_FRAME = 64 << 10;
 
 export interface AppDeps {
+  /** For reads that belong together (readTogether); all writes go through the writer. */
+  db: Db;
   ownerDid: string;
   store: EventStore;
   lastBroadcastAt: () => number;

@@ -349,6 +349,7 @@ export async function startTack(
   let app: App;
   try {
     app = createApp({
+      db: database.db,
       ownerDid: config.ownerDid,
       store,
       lastBroadcastAt: () => broker.lastBroadcastAt,

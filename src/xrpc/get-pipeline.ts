@@ -6,6 +6,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
+import { type Db, readTogether } from "../db/client.ts";
 import { toCiPipeline } from "../pipeline/ci-pipeline.ts";
 import type { Pipelines } from "../pipeline/pipelines.ts";
 import type { Workflows } from "../pipeline/workflows.ts";
@@ -15,16 +16,21 @@ import { readParams } from "./params.ts";
 
 const Params = Type.Object({ pipeline: Tid });
 
-export function getPipelineRoute(deps: { pipelines: Pipelines; workflows: Workflows }) {
+export function getPipelineRoute(deps: { db: Db; pipelines: Pipelines; workflows: Workflows }) {
   return new Elysia({ name: "xrpc-get-pipeline" }).get(
     "/xrpc/sh.tangled.ci.getPipeline",
     ({ request }) => {
       const { pipeline: id } = readParams(new URL(request.url), Params);
-      const pipeline = deps.pipelines.get(id);
-      if (!pipeline) throw new XrpcError(404, "PipelineNotFound", `pipeline not found: ${id}`);
-      return xrpcJson(
-        toCiPipeline(pipeline, deps.workflows.ofPipeline(pipeline.knot, pipeline.rkey)),
-      );
+      // The pipeline and its workflows from one snapshot (and one read transaction).
+      const found = readTogether(deps.db, () => {
+        const pipeline = deps.pipelines.get(id);
+        return (
+          pipeline &&
+          toCiPipeline(pipeline, deps.workflows.ofPipeline(pipeline.knot, pipeline.rkey))
+        );
+      });
+      if (!found) throw new XrpcError(404, "PipelineNotFound", `pipeline not found: ${id}`);
+      return xrpcJson(found);
     },
   );
 }

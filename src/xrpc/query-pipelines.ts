@@ -11,6 +11,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { Elysia } from "elysia";
+import { type Db, readTogether } from "../db/client.ts";
 import { toCiPipelines } from "../pipeline/ci-pipeline.ts";
 import type { Pipelines } from "../pipeline/pipelines.ts";
 import type { Workflows } from "../pipeline/workflows.ts";
@@ -36,23 +37,27 @@ const Params = Type.Object({
   ),
 });
 
-export function queryPipelinesRoute(deps: { pipelines: Pipelines; workflows: Workflows }) {
+export function queryPipelinesRoute(deps: { db: Db; pipelines: Pipelines; workflows: Workflows }) {
   return new Elysia({ name: "xrpc-query-pipelines" }).get(
     "/xrpc/sh.tangled.ci.queryPipelines",
     ({ request }) => {
       const params = readParams(new URL(request.url), Params, ["commits", "kinds"]);
       const limit = Math.min(Number(params.limit ?? DEFAULT_LIMIT), MAX_LIMIT);
-      const page = deps.pipelines.query({
-        repo: params.repo,
-        commits: params.commits,
-        kinds: params.kinds,
-        limit,
-        before: params.cursor === undefined ? undefined : BigInt(params.cursor),
+      // The page, its total and its workflows from one snapshot (and one read transaction).
+      const { page, pipelines } = readTogether(deps.db, () => {
+        const page = deps.pipelines.query({
+          repo: params.repo,
+          commits: params.commits,
+          kinds: params.kinds,
+          limit,
+          before: params.cursor === undefined ? undefined : BigInt(params.cursor),
+        });
+        return { page, pipelines: toCiPipelines(page.pipelines, deps.workflows) };
       });
       const last = page.pipelines.at(-1);
       return xrpcJson({
         cursor: page.pipelines.length === limit && last ? String(last.created) : undefined,
-        pipelines: toCiPipelines(page.pipelines, deps.workflows),
+        pipelines,
         total: page.total,
       });
     },
