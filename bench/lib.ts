@@ -169,18 +169,10 @@ export async function startTackBinary(
     stdout: Bun.file(logFile),
     stderr: "inherit",
   });
-  for (;;) {
+  await firstOk(port, () => {
     if (child.exitCode !== null)
       throw new Error(`tack exited with ${child.exitCode}; see ${logFile}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/`);
-      await response.arrayBuffer();
-      if (response.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await Bun.sleep(1);
-  }
+  });
   return {
     port,
     pid: child.pid,
@@ -190,6 +182,21 @@ export async function startTackBinary(
       await child.exited;
     },
   };
+}
+
+/** Resolves at the first 200 on GET / at `port`, polling every millisecond; `check` may throw. */
+export async function firstOk(port: number, check: () => void = () => {}): Promise<void> {
+  for (;;) {
+    check();
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await Bun.sleep(1);
+  }
 }
 
 /** Median and range of repeated measurements, for "median (min–max)" cells. */

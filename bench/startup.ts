@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   alternate,
   buildTack,
+  firstOk,
   freePort,
   median,
   type Row,
@@ -31,16 +32,7 @@ async function bareStart(): Promise<number> {
     const port = freePort();
     const started = performance.now();
     const server = await startCompiled("bare-http", { PORT: String(port) });
-    for (;;) {
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/`);
-        await response.arrayBuffer();
-        if (response.status === 200) break;
-      } catch {
-        // not listening yet
-      }
-      await Bun.sleep(1);
-    }
+    await firstOk(port);
     times.push(performance.now() - started);
     await server.stop();
   }

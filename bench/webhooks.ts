@@ -16,15 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fixture from "../test/fixtures/buildkite/build.running.json" with { type: "json" };
 import { buildkiteSignature } from "../test/helpers/sign-buildkite.ts";
-import {
-  buildTack,
-  type Row,
-  runWrk,
-  type Spread,
-  spread,
-  startServer,
-  startTackBinary,
-} from "./lib.ts";
+import { buildTack, type Row, row, runWrk, spread, startServer, startTackBinary } from "./lib.ts";
 import { seedDatabase, seededBuild } from "./seed.ts";
 
 const SECRET = "bench-webhook-secret-0123456789";
@@ -170,24 +162,6 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
       true,
     ),
   ];
-}
-
-function row(
-  benchmark: string,
-  unit: string,
-  tack: Spread,
-  baseline: Spread,
-  higherIsBetter: boolean,
-): Row {
-  return {
-    benchmark,
-    unit,
-    tack: tack.median,
-    baseline: baseline.median,
-    tackRange: tack,
-    baselineRange: baseline,
-    higherIsBetter,
-  };
 }
 
 if (import.meta.main) {
