@@ -33,6 +33,14 @@ export async function startServer(
     stderr: "inherit",
     env: { ...process.env, ...env },
   });
+  return serverHandle(name, child);
+}
+
+/** A bench server's process, once it said "ready <port>" on its first line. */
+async function serverHandle(
+  name: string,
+  child: Bun.Subprocess<"pipe", "pipe", "inherit">,
+): Promise<ServerProcess> {
   const lines = lineReader(child.stdout);
   const ready = await lines.next();
   const port = Number(/^ready (\d+)$/.exec(ready)?.[1]);
@@ -311,19 +319,6 @@ export async function startCompiled(
     stderr: "inherit",
     env: { ...process.env, ...env },
   });
-  const lines = lineReader(child.stdout);
-  const port = Number(/^ready (\d+)$/.exec(await lines.next())?.[1]);
-  return {
-    port,
-    pid: child.pid,
-    lines,
-    send: (line) => {
-      child.stdin.write(`${line}\n`);
-    },
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.exited;
-    },
-  };
+  return serverHandle(name, child);
 }
 const compiled = new Set<string>();

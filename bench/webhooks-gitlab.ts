@@ -13,7 +13,7 @@ import { silentLogger } from "../src/log.ts";
 import { dispatchWorkflow } from "../src/pipeline/dispatch.ts";
 import { startTack } from "../src/tack.ts";
 import { FakeGitlab, gitlabEnv, gitlabHeaders } from "../test/helpers/fake-gitlab.ts";
-import type { Row } from "./lib.ts";
+import { type Row, startServer } from "./lib.ts";
 
 const WEBHOOKS = 4_000;
 const CONCURRENCY = 64;
@@ -36,7 +36,6 @@ if (import.meta.main) {
   const mode = process.argv[2];
   if (mode === "serve-tack-gitlab")
     await serveTackGitlab(process.argv[3] ?? "", Number(process.argv[4]));
-  else if (mode === "serve-baseline") await serveBaseline();
   else printGitlabResults(await measureGitlabWebhooks());
 }
 
@@ -77,7 +76,8 @@ async function measureGitlabWebhooks(): Promise<{ baseline: Result; fresh: Resul
   const fresh = await fire(tack.url, deliveries.slice(WARMUP), "ok\n", "gitlab");
   await tack.stop();
 
-  const bare = await start(["serve-baseline"]);
+  const bareServer = await startServer("bare-post");
+  const bare = { url: `http://127.0.0.1:${bareServer.port}`, stop: () => bareServer.stop() };
   await fire(bare.url, deliveries.slice(0, WARMUP), "ok\n", "gitlab");
   const baseline = await fire(bare.url, deliveries.slice(WARMUP), "ok\n", "gitlab");
   await bare.stop();
@@ -219,21 +219,6 @@ async function serveTackGitlab(url: string, count: number): Promise<void> {
   await untilQuit();
   await tack.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** The floor: Bun.serve reading the body and answering 200, nothing else. */
-async function serveBaseline(): Promise<void> {
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      await request.arrayBuffer();
-      return new Response("ok\n");
-    },
-  });
-  process.stdout.write(`ready ${server.port}\n`);
-  await untilQuit();
-  server.stop(true);
 }
 
 async function untilQuit(): Promise<void> {
