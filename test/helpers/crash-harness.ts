@@ -86,8 +86,11 @@ export interface CrashReport {
   unfinishedWorkflows: string[];
 }
 
-interface Running {
+/** A tack process that is listening. */
+export interface Running {
   port: number;
+  /** Settles with the exit code when the process ends, however it ends. */
+  exited: Promise<number | null>;
   kill(signal: "SIGKILL" | "SIGTERM"): Promise<number | null>;
 }
 
@@ -596,7 +599,8 @@ async function readEvents(
   return frames;
 }
 
-async function startTack(
+/** Spawns `command` (a tack) and resolves once its log says it is listening, with its port. */
+export async function startTack(
   command: string[],
   cwd: string,
   env: Record<string, string>,
@@ -625,6 +629,7 @@ async function startTack(
   })().catch(() => {});
   return {
     port,
+    exited: child.exited,
     kill: async (signal) => {
       child.kill(signal);
       return child.exited;

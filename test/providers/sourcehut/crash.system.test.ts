@@ -6,6 +6,7 @@
  */
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { type Running, startTack as startListening } from "../../helpers/crash-harness.ts";
 import { FakeJetstream } from "../../helpers/fake-jetstream.ts";
 import { FakeKnot } from "../../helpers/fake-knot.ts";
 import { FakeSourcehut, sourcehutEnv } from "../../helpers/fake-sourcehut.ts";
@@ -21,40 +22,9 @@ const ROOT = join(import.meta.dir, "..", "..", "..");
 const HOSTNAME = "crash.test";
 const REPO_DID = "did:plc:crashrepo000000000000000";
 
-interface Running {
-  port: number;
-  exited: Promise<number | null>;
-  kill(signal: "SIGKILL" | "SIGTERM"): Promise<number | null>;
-}
-
-async function startTack(dir: string, env: Record<string, string>): Promise<Running> {
-  const child = Bun.spawn(["bun", join(ROOT, "src/main.ts"), "-addr", "127.0.0.1:0"], {
-    cwd: dir,
-    env,
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const reader = child.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`tack exited before listening (code ${child.exitCode})`);
-    text += decoder.decode(value);
-    port = Number(/"msg":"tack: listening"[^\n]*"port":(\d+)/.exec(text)?.[1] ?? 0);
-  }
-  void (async () => {
-    for (;;) if ((await reader.read()).done) return;
-  })().catch(() => {});
-  return {
-    port,
-    exited: child.exited,
-    kill: async (signal) => {
-      child.kill(signal);
-      return child.exited;
-    },
-  };
+/** tack from source, listening on a free port. */
+function startTack(dir: string, env: Record<string, string>): Promise<Running> {
+  return startListening(["bun", join(ROOT, "src/main.ts"), "-addr", "127.0.0.1:0"], dir, env);
 }
 
 async function statusOf(port: number, rkey: string, workflow: string): Promise<string | undefined> {
