@@ -1,7 +1,7 @@
 /**
  * Node built-ins tack needs only on some paths (sealing a secret, inflating a patch, checking a
- * host a stranger named), loaded on first use: each one pulls in Node's stream machinery, which costs start-up time that most
- * runs never need back.
+ * host a stranger named), loaded on first use: each one pulls in Node's stream machinery, which
+ * costs start-up time that most runs never need back.
  */
 let crypto: typeof import("node:crypto") | undefined;
 let zlib: typeof import("node:zlib") | undefined;
