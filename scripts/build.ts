@@ -5,10 +5,14 @@
  * - the drizzle/ migrations embedded with `assets` and applied at start (src/db/migrate.ts);
  * - no .env or bunfig.toml autoload: the binary reads only its real environment
  *   (systemd's EnvironmentFile), never a stray file in its working directory;
- * - the version and commit inlined for `tack version`.
+ * - the version and commit inlined for `tack version`;
+ * - split into chunks: a module tack imports only when needed (DAG-CBOR for log streams, the
+ *   signature check of service auth) stays out of start-up, with the Node built-ins it pulls in.
+ *   The chunks are inside the binary; their source maps (third-party code only) are not kept.
  *
  * `bun scripts/build.ts bun-linux-arm64 …` cross-compiles to dist/tack-<target> instead.
  */
+import { rmSync } from "node:fs";
 import { $ } from "bun";
 
 export async function currentCommit(): Promise<string> {
@@ -23,6 +27,7 @@ export async function buildBinary(target: string | undefined, commit: string): P
     minify: true,
     sourcemap: "linked",
     bytecode: true,
+    splitting: true,
     format: "esm",
     define: {
       "process.env.NODE_ENV": JSON.stringify("production"),
@@ -38,6 +43,9 @@ export async function buildBinary(target: string | undefined, commit: string): P
   });
   if (!result.success)
     throw new AggregateError(result.logs, `build for ${target ?? "this machine"} failed`);
+  for (const output of result.outputs) {
+    if (output.kind === "sourcemap" && /\/chunk-[^/]*\.map$/.test(output.path)) rmSync(output.path);
+  }
   return outfile;
 }
 

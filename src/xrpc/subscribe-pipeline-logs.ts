@@ -10,7 +10,6 @@
  * the pipeline does not have 404 WorkflowNotFound, a full house 503. After the upgrade: pings
  * when idle, and a close 1000 once every selected workflow's log is complete.
  */
-import { encode } from "@ipld/dag-cbor";
 import { Type } from "@sinclair/typebox";
 import type { ServerWebSocket } from "bun";
 import { Elysia } from "elysia";
@@ -33,8 +32,23 @@ const Params = Type.Object({
   workflows: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 50 }),
 });
 
-const CONTROL_HEADER = encode({ t: "#control", op: 1 });
-const DATA_HEADER = encode({ t: "#data", op: 1 });
+type LogFramer = (workflow: string, line: LogLine) => Uint8Array;
+
+let framer: Promise<LogFramer> | undefined;
+/**
+ * The encoder of log frames, loaded with the first log stream: DAG-CBOR builds its tables when
+ * its module loads, which start-up need not pay for.
+ */
+function logFramer(): Promise<LogFramer> {
+  framer ??= import("@ipld/dag-cbor").then(({ encode }) => {
+    const headers = {
+      control: encode({ t: "#control", op: 1 }),
+      data: encode({ t: "#data", op: 1 }),
+    };
+    return (workflow, line) => frameOf(encode, headers, workflow, line);
+  });
+  return framer;
+}
 
 export function subscribePipelineLogsRoute(deps: {
   pipelines: Pipelines;
@@ -58,10 +72,10 @@ export function subscribePipelineLogsRoute(deps: {
     .ws(PATH, {
       async open(ws) {
         const raw = ws.raw as ServerWebSocket<unknown>;
-        const { sources, abort, slot, log } = ws.data;
+        const { sources, abort, slot, log, frame } = ws.data;
         slot.claim();
         deps.sockets.add(raw, "logs");
-        await pumpLogs(raw, sources, frameOf, abort, log);
+        await pumpLogs(raw, sources, frame, abort, log);
       },
       message() {
         // Clients have nothing to say on this stream; what they send is read and dropped.
@@ -110,7 +124,7 @@ async function openPipelineLogs(deps: Parameters<typeof subscribePipelineLogsRou
         ),
       })),
     );
-    return { sources, abort, slot, log };
+    return { sources, abort, slot, log, frame: await logFramer() };
   } catch (error) {
     slot.release();
     abort.abort();
@@ -126,7 +140,12 @@ async function openPipelineLogs(deps: Parameters<typeof subscribePipelineLogsRou
  * steps and "system" otherwise; data lines end with a newline; `time` is RFC 3339 at whole
  * seconds (a missing time becomes now).
  */
-export function frameOf(workflow: string, line: LogLine): Uint8Array {
+function frameOf(
+  encode: (value: unknown) => Uint8Array,
+  headers: { control: Uint8Array; data: Uint8Array },
+  workflow: string,
+  line: LogLine,
+): Uint8Array {
   const time = wholeSeconds(line.time);
   if (line.kind === "control") {
     const body: Record<string, string | number> = {
@@ -138,10 +157,10 @@ export function frameOf(workflow: string, line: LogLine): Uint8Array {
     };
     if (line.step_status) body.status = line.step_status;
     if (line.step_command) body.command = line.step_command;
-    return concat(CONTROL_HEADER, encode(body));
+    return concat(headers.control, encode(body));
   }
   return concat(
-    DATA_HEADER,
+    headers.data,
     encode({
       step: line.step_id,
       time,
