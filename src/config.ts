@@ -135,7 +135,8 @@ export function loadConfig(
   const commented = inlineComment(Env, raw);
   if (commented) throw new ConfigError(commented);
   const withDefaults = Value.Default(Env, raw);
-  const error = firstError(Env, withDefaults);
+  // Value.Check is the fast path; the error iterator runs only when there is something to say.
+  const error = Value.Check(Env, withDefaults) ? undefined : firstError(Env, withDefaults);
   if (error) throw new ConfigError(error);
   const parsed = withDefaults as CoreEnv & Record<string, string | undefined>;
 
