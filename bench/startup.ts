@@ -1,6 +1,7 @@
 /**
  * `bun bench/startup.ts [--quick]`: process spawn to the first HTTP 200 on GET /, for the
- * compiled tack (default logging) beside a compiled bare Bun.serve, on an empty database that
+ * compiled tack (default logging) beside a compiled bare Bun.serve and the smallest compiled
+ * Elysia server (the floor of tack's own HTTP stack), on an empty database that
  * was migrated before (an ordinary restart), a brand-new one (first start: every migration), and
  * seeded databases of 10,000 and 1,000,000 events and finished workflows (100,000 with
  * --quick), where start-up must not read finished work. Each run is the median of 5 starts;
@@ -24,17 +25,18 @@ import { seededLog } from "./seed.ts";
 
 const STARTS = 5;
 
-async function bareStart(): Promise<number> {
+/** `server` is one of bench/servers/. */
+async function bareStart(server: "bare-http" | "bare-elysia"): Promise<number> {
   // Warm (compiled once, cached) before timing.
-  await (await startCompiled("bare-http")).stop();
+  await (await startCompiled(server)).stop();
   const times: number[] = [];
   for (let i = 0; i < STARTS; i++) {
     const port = freePort();
     const started = performance.now();
-    const server = await startCompiled("bare-http", { PORT: String(port) });
+    const child = await startCompiled(server, { PORT: String(port) });
     await firstOk(port);
     times.push(performance.now() - started);
-    await server.stop();
+    await child.stop();
   }
   return median(times);
 }
@@ -64,16 +66,19 @@ export async function runStartup(options: { quick?: boolean } = {}): Promise<Row
   // One untimed start each, so the page cache holds what a running host's would.
   for (const db of [small, big]) await (await startTackBinary(db)).stop();
   try {
-    const [bare, restart, first, tenK, many] = await alternate(runs, [
-      bareStart,
+    const [bare, elysia, restart, first, tenK, many] = await alternate(runs, [
+      () => bareStart("bare-http"),
+      () => bareStart("bare-elysia"),
       () => tackStart(() => empty),
       () => tackStart(() => join(dir, `fresh-${fresh++}.db`)),
       () => tackStart(() => small),
       () => tackStart(() => big),
     ]);
-    if (!bare || !restart || !first || !tenK || !many) throw new Error("startup: missing runs");
+    if (!bare || !elysia || !restart || !first || !tenK || !many)
+      throw new Error("startup: missing runs");
     const n = (count: number) => count.toLocaleString("en-US");
     return [
+      row("bare Elysia (one route) start to first 200", "ms", elysia, bare, false),
       row("binary start to first 200, empty database", "ms", restart, bare, false),
       row("binary start to first 200, new database (first start)", "ms", first, bare, false),
       row(
