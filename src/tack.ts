@@ -422,13 +422,18 @@ export async function startTack(
   });
 
   // Finish what a previous process left half done, in the background: it may wait on a CI,
-  // and the HTTP side (health, /events, webhooks) must not wait with it. One turn of the event
-  // loop first, so requests already waiting are answered before the recovery reads.
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  // and the HTTP side (health, /events, webhooks) must not wait with it. A turn of the event
+  // loop before each step, so a request that arrives meanwhile waits for one step's reads at
+  // most, not for all of them (each recovery tolerates work live requests started first).
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  await turn();
   runner.recover();
+  await turn();
   eventRunner.recover();
+  await turn();
   pulls.recover();
   for (const provider of providers.all()) {
+    await turn();
     const unfinished = workflows.unfinished(provider.name).filter((workflow) => workflow.spawned);
     if (unfinished.length === 0) continue;
     log.info("tack: resuming unfinished workflows", {
@@ -437,6 +442,7 @@ export async function startTack(
     });
     await provider.resume(unfinished);
   }
+  await turn();
   jetstream.start();
   // After a restart, let Jetstream replay what changed while tack was down (members, repos)
   // before the knots' backlogs are checked against it; bounded, so a slow Jetstream only
@@ -448,6 +454,7 @@ export async function startTack(
     );
     if (!caughtUp) log.warn("tack: Jetstream still replaying; following knots anyway");
   }
+  await turn();
   knotsReady = true;
   knots.sync(membership.followedKnots());
   retention.start(overrides.retentionFirstDelayMs);
