@@ -7,8 +7,10 @@
  * event, build row and delivery key committed together with fsync, then published). A second
  * tack row replays deliveries already applied (verify, de-dup → "duplicate").
  *
- * Beside it, in the same run: the bare limit (Bun.serve reading the body and answering 200) and
- * the naive durable limit (one SQLite insert with its own fsync per delivery, no group commit).
+ * Beside it, in the same run: the bare limit (Bun.serve reading the body and answering 200), the
+ * naive durable limit (one SQLite insert with its own fsync per delivery, no group commit), and
+ * the minimal durable server (servers/webhook-grouped.ts: the same verification, lookups and
+ * writes as tack, grouped one fsync per turn of the event loop, with no framework around them).
  * Each row is the median of 3 alternating runs, with min–max.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -101,6 +103,7 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
 
   const bare: Measured[] = [];
   const naive: Measured[] = [];
+  const grouped: Measured[] = [];
   const fresh: Measured[] = [];
   const replayed: Measured[] = [];
   for (let run = 0; run < (options.quick ? 1 : 3); run++) {
@@ -112,6 +115,14 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
     const naiveServer = await startServer("webhook-naive", { BENCH_DB: naiveDb });
     naive.push(checked("naive", await wrk(naiveServer.port, "ok\n")));
     await naiveServer.stop();
+
+    const groupedServer = await startServer("webhook-grouped", {
+      BENCH_DB: join(dir, `grouped-${run}.db`),
+      BENCH_SECRET: SECRET,
+      BENCH_BUILDS: String(deliveries),
+    });
+    grouped.push(checked("grouped", await wrk(groupedServer.port, "ok\n"), false));
+    await groupedServer.stop();
 
     const db = join(dir, `tack-${run}.db`);
     copyFileSync(seeded, db);
@@ -153,7 +164,20 @@ export async function runWebhooks(options: { quick?: boolean } = {}): Promise<Ro
       rate(naive),
       true,
     ),
-    row(`signed webhook ingest p99, ${CONNECTIONS} in flight`, "ms", p99(fresh), p99(bare), false),
+    row(
+      "signed webhook ingest vs minimal durable server (same lookups and writes, group commit)",
+      "webhooks/s",
+      rate(fresh),
+      rate(grouped),
+      true,
+    ),
+    row(
+      `signed webhook ingest p99, ${CONNECTIONS} in flight, vs the minimal durable server`,
+      "ms",
+      p99(fresh),
+      p99(grouped),
+      false,
+    ),
     row(
       "replayed webhook (verify, de-dup → duplicate)",
       "webhooks/s",
