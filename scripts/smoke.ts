@@ -13,11 +13,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { decodeMultiple } from "cbor-x";
-import { caller } from "../test/helpers/actions-network.ts";
 import { FakeAtproto } from "../test/helpers/fake-atproto.ts";
 import { FakeJetstream } from "../test/helpers/fake-jetstream.ts";
 import { FakeKnot } from "../test/helpers/fake-knot.ts";
-import { createSigner } from "../test/helpers/service-auth.ts";
+import { createSigner, serviceToken } from "../test/helpers/service-auth.ts";
 import { followedRepo } from "../test/helpers/tangled-network.ts";
 import { eventually } from "../test/helpers/wait.ts";
 import { freshSha, refUpdateRecord } from "../test/helpers/wire.ts";
@@ -139,8 +138,8 @@ async function endToEnd(): Promise<void> {
   const jetstream = FakeJetstream.start();
   const knot = FakeKnot.start();
   const atproto = FakeAtproto.start();
-  const owner = caller(OWNER, createSigner("ES256K"));
-  atproto.addIdentity(OWNER, { signingKey: owner.signer.multikey });
+  const signer = createSigner("ES256K");
+  atproto.addIdentity(OWNER, { signingKey: signer.multikey });
   const repoDid = "did:plc:smokerepo00000000000000";
   const workflow = "when:\n  - event: [push]\n    branch: main\nengine: tack\ntack:\n  fake: {}\n";
   const service = Bun.spawn([binary, "-addr", "127.0.0.1:0"], {
@@ -190,7 +189,7 @@ async function endToEnd(): Promise<void> {
       method: "POST",
       headers: {
         "content-type": "application/json",
-        authorization: owner.auth(method, { aud: "did:web:smoke.test" }),
+        authorization: `Bearer ${serviceToken(signer, { iss: OWNER, aud: "did:web:smoke.test", lxm: method })}`,
       },
       body: JSON.stringify({
         repo: repoDid,

@@ -19,7 +19,7 @@ export type Db = ReturnType<typeof drizzle<typeof schema>>;
 export const SERVING_BUSY_TIMEOUT_MS = 20;
 
 /** SQLite's page cache for the connection, in KiB (see openDb). */
-export const PAGE_CACHE_KIB = 16 * 1024;
+const PAGE_CACHE_KIB = 16 * 1024;
 
 export interface OpenDb {
   sqlite: Database;
