@@ -158,7 +158,7 @@ export async function startTack(
   broker.onPublish = (nsid) => metrics.eventsPublished.inc({ nsid });
   const workflows = new Workflows(database.db, writer, broker, clock);
   const providers = new ProviderRegistry([
-    ...configuredProviders(config.providers, {
+    ...(await configuredProviders(config.providers, {
       db: database.db,
       writer,
       workflows,
@@ -169,7 +169,7 @@ export async function startTack(
       attempts,
       dev: config.dev,
       fetch: overrides.fetch,
-    }),
+    })),
     ...(overrides.providers?.({ workflows, log }) ?? []),
   ]);
   const sockets = new OpenSockets();

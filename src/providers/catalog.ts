@@ -60,15 +60,20 @@ export function providerNames(catalog: readonly ProviderDescriptor[] = CATALOG):
   return catalog.map((descriptor) => descriptor.name);
 }
 
-/** Builds the enabled providers, each guarded (see above). */
+/** Builds the enabled providers, each guarded (see above), in the catalog's order. */
 export function configuredProviders(
   configs: Partial<Record<string, unknown>>,
   deps: CatalogDeps,
   catalog: readonly ProviderDescriptor[] = CATALOG,
-): Provider[] {
+): Promise<Provider[]> {
   const redactor = redactorFor(configs, catalog);
-  return enabled(configs, catalog).map(({ descriptor, config }) =>
-    guard(descriptor.create(config, providerDeps(descriptor.name, deps, redactor)), redactor),
+  return Promise.all(
+    enabled(configs, catalog).map(async ({ descriptor, config }) =>
+      guard(
+        await descriptor.create(config, providerDeps(descriptor.name, deps, redactor)),
+        redactor,
+      ),
+    ),
   );
 }
 

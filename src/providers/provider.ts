@@ -92,7 +92,8 @@ export interface ProviderDescriptor<Name extends string = string, C = unknown> {
   configure(env: Record<string, string | undefined>): C | undefined;
   /** The secret values a config holds (tokens, webhook secrets): redacted everywhere. */
   secrets?(config: C): string[];
-  create(config: C, deps: ProviderDeps): Provider;
+  /** Builds the provider; a provider's code may load here, so that unconfigured CIs cost nothing. */
+  create(config: C, deps: ProviderDeps): Provider | Promise<Provider>;
   /**
    * For `tack check`: calls the CI's API to confirm the credentials work and carry what tack
    * needs (e.g. token scopes). Never includes a secret in its output.

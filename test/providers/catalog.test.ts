@@ -181,7 +181,7 @@ describe("a new descriptor is all the core needs", () => {
       ok: false,
       detail: "Sample CI refused [redacted]",
     });
-    const [provider] = configuredProviders(configs, deps, catalog);
+    const [provider] = await configuredProviders(configs, deps, catalog);
     expect(provider?.name).toBe("sample");
     const workflow = {
       id: { knot: "k", pipelineRkey: "r", name: "w" },

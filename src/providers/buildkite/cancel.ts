@@ -10,8 +10,8 @@ import { ApiError } from "../http-client.ts";
 import { CancelError } from "../provider.ts";
 import type { BuildkiteBuilds } from "./builds.ts";
 import type { BuildkiteClient, BuildLocation } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { readOptions } from "./options.ts";
-import { PROVIDER } from "./spawn.ts";
 import { effectiveState, isFinishedState } from "./states.ts";
 import { locationOf, metaDataOf } from "./track.ts";
 

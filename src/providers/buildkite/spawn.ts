@@ -15,12 +15,11 @@ import type { SpawnAttempts } from "../spawn-attempts.ts";
 import { createOnce } from "../spawn-once.ts";
 import type { BuildkiteBuilds } from "./builds.ts";
 import type { BuildkiteClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { readOptions } from "./options.ts";
 import { buildRequest } from "./request.ts";
 import { type BuildTracker, metaDataOf } from "./track.ts";
 import type { SpawnTuning } from "./tuning.ts";
-
-export const PROVIDER = "buildkite";
 
 export interface SpawnDeps {
   client: BuildkiteClient;

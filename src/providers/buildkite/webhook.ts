@@ -35,9 +35,9 @@ import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse, WorkflowStore } from "../provider.ts";
 import type { BuildkiteBuilds, BuildRef } from "./builds.ts";
 import type { BuildkiteClient, BuildLocation } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { BuildkiteOptions } from "./options.ts";
 import { type BuildkiteBuild, BuildkiteBuildEvent } from "./schemas.ts";
-import { PROVIDER } from "./spawn.ts";
 import { observe } from "./states.ts";
 import {
   type BuildTracker,

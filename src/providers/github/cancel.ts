@@ -12,9 +12,10 @@ import { CancelError } from "../provider.ts";
 import { findWithin } from "../spawn-once.ts";
 import type { GithubRuns } from "./builds.ts";
 import type { GithubClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import type { RunDispatcher } from "./spawn.ts";
 import { LOST, stateRank } from "./states.ts";
-import { PROVIDER, type RunTracker } from "./track.ts";
+import type { RunTracker } from "./track.ts";
 import type { GithubTuning } from "./tuning.ts";
 
 export async function cancelRun(

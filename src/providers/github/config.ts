@@ -5,6 +5,9 @@
 import { Type } from "@sinclair/typebox";
 import { requiredVariable } from "../provider.ts";
 
+/** The provider's name: in `tack:` blocks, webhook paths and its tables' rows. */
+export const PROVIDER = "github";
+
 export interface GithubConfig {
   token: string;
   webhookSecret: string;

@@ -3,27 +3,16 @@
  * `tack: { github: { repo, workflow } }` dispatches a runner workflow in a GitHub repository the
  * operator owns; the run's webhooks (and, as a backstop, polling) report its state back.
  *
- * Files, one role each (the same names in every provider folder): config.ts (TACK_GITHUB_*),
- * options.ts (the tack.github block), request.ts (the dispatch inputs), spawn.ts (dispatch,
- * once, and run discovery), client.ts (REST), schemas.ts (wire shapes), verify.ts and webhook.ts,
- * states.ts (status table), track.ts (applying observations), table.ts and builds.ts (the
- * github_runs table and its owner), reconcile.ts, logs.ts and log-text.ts, cancel.ts,
- * check.ts, tuning.ts.
+ * Files, one role each (the same names in every provider folder): index.ts (this descriptor:
+ * what configuration, the CLI and `tack check` read, loaded at start), provider.ts (the
+ * provider itself, loaded only when it is configured), config.ts (TACK_GITHUB_*), options.ts
+ * (the tack.github block), request.ts (the dispatch inputs), spawn.ts (dispatch, once, and run
+ * discovery), client.ts (REST), schemas.ts (wire shapes), verify.ts and webhook.ts, states.ts
+ * (status table), track.ts (applying observations), table.ts and builds.ts (the github_runs
+ * table and its owner), reconcile.ts, logs.ts and log-text.ts, cancel.ts, check.ts, tuning.ts.
  */
-import { CHECK_HTTP_TUNING } from "../http-client.ts";
-import type { Provider, ProviderDeps, ProviderDescriptor } from "../provider.ts";
-import { GithubRuns } from "./builds.ts";
-import { cancelRun } from "./cancel.ts";
-import { checkGithub } from "./check.ts";
-import { createGithubClient } from "./client.ts";
-import { configureGithub, GITHUB_ENV, type GithubConfig } from "./config.ts";
-import { openRunLog } from "./logs.ts";
-import { checkGithubOptions } from "./options.ts";
-import { Reconciler } from "./reconcile.ts";
-import { RunDispatcher } from "./spawn.ts";
-import { PROVIDER, RunTracker } from "./track.ts";
-import { DEFAULT_GITHUB_TUNING, type GithubTuning } from "./tuning.ts";
-import { createWebhookHandler } from "./webhook.ts";
+import type { ProviderDescriptor } from "../provider.ts";
+import { configureGithub, GITHUB_ENV, type GithubConfig, PROVIDER } from "./config.ts";
 
 export const github = {
   name: PROVIDER,
@@ -33,77 +22,8 @@ export const github = {
   enabledBy: "TACK_GITHUB_TOKEN",
   configure: configureGithub,
   secrets: (config) => [config.token, config.webhookSecret],
-  create: (config, deps) => createGithubProvider(config, deps),
-  // No logger: `tack check` reports the token's expiry in its own row.
-  check: (config, { fetch, clock, redactor }) =>
-    checkGithub(
-      createGithubClient(config, { fetch, clock, redactor }, CHECK_HTTP_TUNING),
-      config.apiUrl,
-    ),
+  create: async (config, deps) =>
+    (await import("./provider.ts")).createGithubProvider(config, deps),
+  check: async (config, deps) =>
+    (await import("./provider.ts")).checkGithubConfiguration(config, deps),
 } satisfies ProviderDescriptor<"github", GithubConfig>;
-
-/** `tuning` exists for tests; production uses the defaults. */
-export function createGithubProvider(
-  config: GithubConfig,
-  deps: ProviderDeps,
-  overrides: Partial<GithubTuning> = {},
-): Provider {
-  const tuning: GithubTuning = { ...DEFAULT_GITHUB_TUNING, ...overrides };
-  const log = deps.log;
-  // Aborted by stop(): ends timers, discovery waits and in-flight API calls of background work.
-  const lifetime = new AbortController();
-  const client = createGithubClient(config, { ...deps, signal: lifetime.signal }, tuning.http);
-  const runs = new GithubRuns(deps.db, deps.writer, deps.clock);
-  const tracker = new RunTracker({ ...deps, runs });
-  const dispatcher = new RunDispatcher({
-    ...deps,
-    client,
-    runs,
-    tracker,
-    tuning,
-    signal: lifetime.signal,
-  });
-  const reconciler = new Reconciler({
-    ...deps,
-    client,
-    runs,
-    dispatcher,
-    tracker,
-    tuning,
-    signal: lifetime.signal,
-  });
-  reconciler.start();
-
-  return {
-    name: PROVIDER,
-    checkOptions: checkGithubOptions,
-    spawn: (workflow, variables) => dispatcher.spawn(workflow, variables),
-    logs: (workflow, signal) =>
-      openRunLog(
-        { ...deps, client, runs, tracker, followIntervalMs: tuning.logFollowIntervalMs },
-        workflow,
-        signal,
-      ),
-    cancel: (workflow) =>
-      cancelRun({ client, runs, dispatcher, tracker, clock: deps.clock, tuning }, workflow),
-    async resume(workflows) {
-      // In the background: startup must not wait on GitHub. Every open run is polled once,
-      // whatever its last webhook, since deliveries sent while tack was down are lost.
-      log.info("github: reconciling runs left unfinished", { count: workflows.length });
-      void reconciler.pass(true);
-    },
-    async stop() {
-      lifetime.abort();
-      await reconciler.stopped();
-    },
-    webhook: createWebhookHandler({
-      db: deps.db,
-      secret: config.webhookSecret,
-      runs,
-      tracker,
-      deliveries: deps.deliveries,
-      log,
-    }),
-    prune: (tx, cutoffMs, limit) => runs.pruneFinishedBefore(tx, cutoffMs, limit),
-  } satisfies Provider;
-}

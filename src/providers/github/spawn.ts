@@ -21,10 +21,11 @@ import type { SpawnAttempts } from "../spawn-attempts.ts";
 import { createOnce } from "../spawn-once.ts";
 import type { GithubRun, GithubRuns } from "./builds.ts";
 import type { DispatchResult, GithubClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { type GithubOptions, readGithubOptions } from "./options.ts";
 import { dispatchInputs } from "./request.ts";
 import { NOT_DISPATCHED, stateRank } from "./states.ts";
-import { PROVIDER, type RunTracker } from "./track.ts";
+import type { RunTracker } from "./track.ts";
 import type { GithubTuning } from "./tuning.ts";
 
 /** How far before the dispatch a run's `created_at` may be (clock skew between us and GitHub). */

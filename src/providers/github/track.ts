@@ -17,9 +17,8 @@ import { BuildListeners } from "../build-listeners.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WorkflowStore } from "../provider.ts";
 import type { GithubRun, GithubRuns } from "./builds.ts";
+import { PROVIDER } from "./config.ts";
 import { type RunObservation, stateOf, statusOfJob, statusOfRun } from "./states.ts";
-
-export const PROVIDER = "github";
 
 export interface JobObservation {
   status: string;

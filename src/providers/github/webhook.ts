@@ -21,8 +21,9 @@ import { correlationIdIn } from "../correlation-id.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
 import { type GithubRun, type GithubRuns, runLogFields } from "./builds.ts";
+import { PROVIDER } from "./config.ts";
 import { WorkflowJobEvent, WorkflowRunEvent } from "./schemas.ts";
-import { PROVIDER, type RunTracker } from "./track.ts";
+import type { RunTracker } from "./track.ts";
 import { verifySignature } from "./verify.ts";
 
 interface WebhookDeps {

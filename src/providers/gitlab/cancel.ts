@@ -13,9 +13,10 @@ import { CancelError } from "../provider.ts";
 import { findWithin } from "../spawn-once.ts";
 import type { GitlabPipelines } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import type { PipelineCreator } from "./spawn.ts";
 import { LOST, stateRank } from "./states.ts";
-import { type PipelineTracker, PROVIDER } from "./track.ts";
+import type { PipelineTracker } from "./track.ts";
 import type { GitlabTuning } from "./tuning.ts";
 
 export async function cancelPipeline(

@@ -7,6 +7,9 @@
 import { Type } from "@sinclair/typebox";
 import { requiredVariable } from "../provider.ts";
 
+/** The provider's name: in `tack:` blocks, webhook paths and its tables' rows. */
+export const PROVIDER = "gitlab";
+
 export interface GitlabConfig {
   token: string;
   webhookSecret: string;

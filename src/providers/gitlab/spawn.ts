@@ -19,11 +19,12 @@ import { createOnce } from "../spawn-once.ts";
 import { RESERVED_INPUTS } from "../tangled-input.ts";
 import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { readGitlabOptions } from "./options.ts";
 import { pipelineRequest } from "./request.ts";
 import type { ApiPipeline } from "./schemas.ts";
 import { NOT_CREATED, stateRank } from "./states.ts";
-import { type PipelineTracker, PROVIDER } from "./track.ts";
+import type { PipelineTracker } from "./track.ts";
 import type { GitlabTuning } from "./tuning.ts";
 
 /** How far before the create a pipeline's update may be (clock skew between us and GitLab). */

@@ -17,9 +17,8 @@ import { BuildListeners } from "../build-listeners.ts";
 import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WorkflowStore } from "../provider.ts";
 import type { GitlabPipeline, GitlabPipelines } from "./builds.ts";
+import { PROVIDER } from "./config.ts";
 import { type PipelineObservation, statusOfJob, statusOfPipeline } from "./states.ts";
-
-export const PROVIDER = "gitlab";
 
 export interface JobObservation {
   status: string;

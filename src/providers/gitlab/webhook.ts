@@ -32,9 +32,10 @@ import type { WebhookDeliveries } from "../deliveries.ts";
 import type { WebhookRequest, WebhookResponse } from "../provider.ts";
 import { type GitlabPipeline, type GitlabPipelines, pipelineLogFields } from "./builds.ts";
 import type { GitlabClient } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import { JobHookEvent, PipelineHookEvent } from "./schemas.ts";
 import { isFinishedState, type PipelineObservation, stateRank } from "./states.ts";
-import { type PipelineTracker, PROVIDER } from "./track.ts";
+import type { PipelineTracker } from "./track.ts";
 import { verifyToken } from "./verify.ts";
 
 export interface WebhookDeps {

@@ -16,10 +16,10 @@ import { CancelError } from "../provider.ts";
 import { findWithin } from "../spawn-once.ts";
 import type { SourcehutJobs } from "./builds.ts";
 import { type SourcehutClient, TOKEN_HINT } from "./client.ts";
+import { PROVIDER } from "./config.ts";
 import type { Poller } from "./reconcile.ts";
 import type { JobSubmitter } from "./spawn.ts";
 import { isFinishedJob, stateRank } from "./states.ts";
-import { PROVIDER } from "./track.ts";
 import type { SourcehutTuning } from "./tuning.ts";
 
 export async function cancelJob(

@@ -9,6 +9,9 @@
  */
 import { Type } from "@sinclair/typebox";
 
+/** The provider's name: in `tack:` blocks, webhook paths and its tables' rows. */
+export const PROVIDER = "sourcehut";
+
 export interface SourcehutConfig {
   token: string;
   /** The default builds.sr.ht base URL, without a trailing slash. */

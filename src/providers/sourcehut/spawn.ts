@@ -20,11 +20,10 @@ import type { SpawnAttempts } from "../spawn-attempts.ts";
 import { createOnce } from "../spawn-once.ts";
 import type { SourcehutJob, SourcehutJobs } from "./builds.ts";
 import { type SourcehutClient, TOKEN_HINT } from "./client.ts";
-import { baseUrl } from "./config.ts";
+import { baseUrl, PROVIDER } from "./config.ts";
 import { readSourcehutOptions } from "./options.ts";
 import { submitRequest } from "./request.ts";
 import { NOT_SUBMITTED, stateRank } from "./states.ts";
-import { PROVIDER } from "./track.ts";
 import type { SourcehutTuning } from "./tuning.ts";
 
 export interface SubmitDeps {

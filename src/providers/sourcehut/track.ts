@@ -15,8 +15,6 @@ import type { Observation, SourcehutJob, SourcehutJobs } from "./builds.ts";
 import type { ApiJob } from "./schemas.ts";
 import { statusOfJob } from "./states.ts";
 
-export const PROVIDER = "sourcehut";
-
 export class JobTracker extends BuildListeners {
   constructor(
     private readonly deps: {

@@ -12,7 +12,7 @@ import { dispatchWorkflow } from "../../../src/pipeline/dispatch.ts";
 import type { WorkflowId, Workflows } from "../../../src/pipeline/workflows.ts";
 import { WebhookDeliveries } from "../../../src/providers/deliveries.ts";
 import type { GithubConfig } from "../../../src/providers/github/config.ts";
-import { createGithubProvider } from "../../../src/providers/github/index.ts";
+import { createGithubProvider } from "../../../src/providers/github/provider.ts";
 import type { GithubTuning } from "../../../src/providers/github/tuning.ts";
 import { Redactor } from "../../../src/providers/redact.ts";
 import { ProviderRegistry } from "../../../src/providers/registry.ts";

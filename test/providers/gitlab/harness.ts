@@ -13,7 +13,7 @@ import { dispatchWorkflow } from "../../../src/pipeline/dispatch.ts";
 import type { WorkflowId, Workflows } from "../../../src/pipeline/workflows.ts";
 import { WebhookDeliveries } from "../../../src/providers/deliveries.ts";
 import { configureGitlab, type GitlabConfig } from "../../../src/providers/gitlab/config.ts";
-import { createGitlabProvider } from "../../../src/providers/gitlab/index.ts";
+import { createGitlabProvider } from "../../../src/providers/gitlab/provider.ts";
 import type { GitlabTuning } from "../../../src/providers/gitlab/tuning.ts";
 import { Redactor } from "../../../src/providers/redact.ts";
 import { ProviderRegistry } from "../../../src/providers/registry.ts";

@@ -15,7 +15,7 @@ import { WebhookDeliveries } from "../../../src/providers/deliveries.ts";
 import { Redactor } from "../../../src/providers/redact.ts";
 import { ProviderRegistry } from "../../../src/providers/registry.ts";
 import type { SourcehutConfig } from "../../../src/providers/sourcehut/config.ts";
-import { createSourcehutProvider } from "../../../src/providers/sourcehut/index.ts";
+import { createSourcehutProvider } from "../../../src/providers/sourcehut/provider.ts";
 import type { SourcehutTuning } from "../../../src/providers/sourcehut/tuning.ts";
 import { SpawnAttempts } from "../../../src/providers/spawn-attempts.ts";
 import { fastClock } from "../../helpers/clock.ts";
