@@ -63,16 +63,20 @@ export function registerProcessMetrics(registry: Registry, lagSeconds: () => num
   );
   one("process_open_fds", "Number of open file descriptors.", openFds);
   one("process_max_fds", "Maximum number of open file descriptors.", maxFds);
-  one("nodejs_heap_size_total_bytes", "JavaScript heap size in bytes.", () =>
-    Number(process.memoryUsage().heapTotal),
+  one(
+    "nodejs_heap_size_total_bytes",
+    "JavaScript heap size in bytes.",
+    () => process.memoryUsage().heapTotal,
   );
-  one("nodejs_heap_size_used_bytes", "JavaScript heap in use, in bytes.", () =>
-    Number(process.memoryUsage().heapUsed),
+  one(
+    "nodejs_heap_size_used_bytes",
+    "JavaScript heap in use, in bytes.",
+    () => process.memoryUsage().heapUsed,
   );
   one(
     "nodejs_external_memory_bytes",
     "Memory outside the JavaScript heap held by it, in bytes.",
-    () => Number(process.memoryUsage().external),
+    () => process.memoryUsage().external,
   );
   one(
     "nodejs_eventloop_lag_seconds",

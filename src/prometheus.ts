@@ -44,8 +44,9 @@ class Series<L extends string, V> {
 
   constructor(private readonly labelNames: readonly L[]) {}
 
+  /** The value of `labels`' series, made with `initial` the first time. */
   get(labels: Partial<Record<L, string>>, initial: () => V): V {
-    const values = this.labelNames.map((name) => labels[name] ?? "");
+    const values = this.valuesOf(labels);
     const key = values.join("\u0000");
     let series = this.byKey.get(key);
     if (!series) {
@@ -56,11 +57,12 @@ class Series<L extends string, V> {
   }
 
   set(labels: Partial<Record<L, string>>, value: V): void {
-    const values = this.labelNames.map((name) => labels[name] ?? "");
-    this.byKey.set(values.join("\u0000"), {
-      labels: labelText(this.labelNames, values),
-      value,
-    });
+    const values = this.valuesOf(labels);
+    this.byKey.set(values.join("\u0000"), { labels: labelText(this.labelNames, values), value });
+  }
+
+  private valuesOf(labels: Partial<Record<L, string>>): string[] {
+    return this.labelNames.map((name) => labels[name] ?? "");
   }
 
   clear(): void {
